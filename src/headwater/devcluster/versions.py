@@ -1,0 +1,39 @@
+"""The pinned versions of every control-plane component, in one place.
+
+A change here is the only thing that triggers a rebuild: each component is cached under a directory
+named after its own version, so bumping etcd does not rebuild Kubernetes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+KUBERNETES = "v1.36.4"
+ETCD = "v3.6.16"
+KWOK = "v0.8.0"
+
+
+@dataclass(frozen=True)
+class Component:
+    """One cached build product: its name, pinned version and the binaries it yields."""
+
+    name: str
+    version: str
+    binaries: tuple[str, ...]
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.name}-{self.version}"
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("kubernetes", KUBERNETES, ("kube-apiserver", "kube-controller-manager", "kube-scheduler")),
+    Component("etcd", ETCD, ("etcd",)),
+    Component("kwok", KWOK, ("kwok",)),
+)
+
+
+def staging_version(kubernetes_version: str) -> str:
+    """`v1.36.4` -> `v0.36.4`: the tag Kubernetes' staging modules (k8s.io/api, …) share."""
+    major_minor_patch = kubernetes_version.removeprefix("v").split(".")
+    return "v0." + ".".join(major_minor_patch[1:])
