@@ -87,6 +87,13 @@ class KindDef:
         return tuple(f"{self.group}/{version}" for version in self.served_versions)
 
     @property
+    def status_schema(self) -> Schema:
+        """The status schema; raises for static kinds without status."""
+        if self.status is None:
+            raise LookupError(f"{self.kind} has no status")
+        return self.status
+
+    @property
     def schema(self) -> Schema:
         """The whole-object schema (what goes under ``openAPIV3Schema``)."""
         properties = {
