@@ -25,7 +25,7 @@ from pathlib import Path
 
 from headwater.devcluster import gomod
 from headwater.devcluster.paths import cache_root
-from headwater.devcluster.versions import COMPONENTS, ETCD, KUBERNETES, KWOK, Component
+from headwater.devcluster.versions import COMPONENTS, KUBERNETES, Component
 
 Reporter = Callable[[str], None]
 
@@ -98,7 +98,7 @@ def ensure_built(report: Reporter = print) -> Binaries:
         for component in COMPONENTS:
             if is_built(component):  # another process may have built it while we waited
                 continue
-            _build_component(go, component, report)
+            build_component(go, component, report)
         report(f"all control-plane binaries built in {_fmt(time.monotonic() - started)}")
     return binaries()
 
@@ -133,21 +133,20 @@ def go_env(go: Path) -> dict[str, str]:
     return env
 
 
-def _build_component(go: Path, component: Component, report: Reporter) -> None:
+def build_component(go: Path, component: Component, report: Reporter = print) -> None:
+    """Build one component into its cache directory (replacing what is there)."""
     target = bin_dir(component)
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     started = time.monotonic()
     report(f"building {component.cache_key} (first time only; this takes minutes on a small machine)")
-    if component.name == "kubernetes":
-        _build_kubernetes(go, staging, report)
-    elif component.name == "etcd":
-        _build_etcd(go, staging, report)
-    elif component.name == "kwok":
-        _build_kwok(go, staging, report)
-    else:  # pragma: no cover - COMPONENTS is closed
-        raise BuildError(f"unknown component {component.name}")
+    builders = {"kubernetes": _build_kubernetes, "etcd": _build_etcd, "kwok": _build_kwok}
+    try:
+        builders[component.name](go, component, staging, report)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     elapsed = time.monotonic() - started
     info = {
         "component": component.name,
@@ -162,32 +161,35 @@ def _build_component(go: Path, component: Component, report: Reporter) -> None:
     report(f"built {component.cache_key} in {_fmt(elapsed)} -> {target}")
 
 
-def _build_kubernetes(go: Path, out: Path, report: Reporter) -> None:
-    workdir = gomod.kubernetes_workdir(go, KUBERNETES, lambda step, argv: _run(go, step, argv, None, report))
+def _build_kubernetes(go: Path, component: Component, out: Path, report: Reporter) -> None:
+    version = component.version
+    workdir = gomod.kubernetes_workdir(go, version, lambda step, argv: _run(go, step, argv, None, report))
     ldflags = " ".join(
         f"-X {pkg}.{key}={value}"
         for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version")
-        for key, value in gomod.kubernetes_version_vars(go, KUBERNETES).items()
+        for key, value in gomod.kubernetes_version_vars(go, version).items()
     )
-    packages = [f"k8s.io/kubernetes/cmd/{b}" for b in COMPONENTS[0].binaries]
+    packages = [f"k8s.io/kubernetes/cmd/{b}" for b in component.binaries]
     argv = [str(go), "build", "-v", "-p", str(os.cpu_count() or 2), "-trimpath",
             "-ldflags", f"-s -w {ldflags}", "-o", str(out) + "/", *packages]
     _run(go, "go build kube-apiserver, kube-controller-manager, kube-scheduler", argv, workdir, report)
 
 
-def _build_etcd(go: Path, out: Path, report: Reporter) -> None:
-    workdir = gomod.etcd_workdir(ETCD)
-    _run(go, "go get etcd server module", [str(go), "get", f"go.etcd.io/etcd/server/v3@{ETCD}"], workdir, report)
+def _build_etcd(go: Path, component: Component, out: Path, report: Reporter) -> None:
+    workdir = gomod.etcd_workdir(component.version)
+    argv = [str(go), "get", f"go.etcd.io/etcd/server/v3@{component.version}"]
+    _run(go, "go get etcd server module", argv, workdir, report)
     argv = [str(go), "build", "-v", "-trimpath", "-ldflags", "-s -w", "-o", str(out / "etcd"),
             "go.etcd.io/etcd/server/v3"]
     _run(go, "go build etcd", argv, workdir, report)
 
 
-def _build_kwok(go: Path, out: Path, report: Reporter) -> None:
+def _build_kwok(go: Path, component: Component, out: Path, report: Reporter) -> None:
     env_extra = {"GOBIN": str(out)}
-    argv = [str(go), "install", "-v", "-trimpath", "-ldflags", "-s -w", f"sigs.k8s.io/kwok/cmd/kwok@{KWOK}"]
-    _run(go, "go install kwok", argv, None, report, env_extra)
-    module_dir = gomod.module_dir(go, "sigs.k8s.io/kwok", KWOK)
+    module = f"sigs.k8s.io/kwok/cmd/kwok@{component.version}"
+    _run(go, "go install kwok", [str(go), "install", "-v", "-trimpath", "-ldflags", "-s -w", module], None, report,
+         env_extra)
+    module_dir = gomod.module_dir(go, "sigs.k8s.io/kwok", component.version)
     stage_root = module_dir / "kustomize" / "stage"
     documents = []
     for rel in KWOK_STAGES:

@@ -3,8 +3,9 @@
 Order matters: etcd, then the apiserver (wait for `/readyz`), then the controller-manager, the scheduler
 and kwok, then the fake Node objects, then wait until the Nodes are Ready. Everything binds 127.0.0.1 on
 ports chosen free at start, so clusters run side by side. A cluster's whole state (certificates, etcd
-data, logs, the kubeconfig and the list of processes it started) lives in one directory, so `down` from
-any process stops exactly what `up` started and removes the state.
+data, the kubeconfig and the list of processes it started) lives in one directory, so `down` from any
+process stops exactly what `up` started and removes the state. Component logs are kept apart
+(`~/.cache/headwater/logs/<cluster>/`) so that they outlive a failed start and can be read after it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import yaml
 
 from headwater.devcluster import build, pki, process
-from headwater.devcluster.paths import clusters_root
+from headwater.devcluster.paths import clusters_root, logs_root
 from headwater.devcluster.ports import PortAllocator
 from headwater.devcluster.process import ProcessRecord
 
@@ -35,6 +36,9 @@ POD_CIDR = "10.0.0.0/24"
 DEFAULT_NODES = 2
 READY_TIMEOUT = 60.0
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+# Stop order: the apiserver's clients, then the apiserver (it hangs for long if etcd vanishes under it),
+# then etcd.
+STOP_TIERS = (("kwok", "kube-scheduler", "kube-controller-manager"), ("kube-apiserver",), ("etcd",))
 
 
 class ClusterError(RuntimeError):
@@ -99,13 +103,24 @@ class ClusterInfo:
 class Cluster:
     """One named local cluster. `up` is idempotent; `down` stops what `up` started."""
 
-    def __init__(self, name: str = "default", nodes: int = DEFAULT_NODES, api_port: int | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "default",
+        nodes: int = DEFAULT_NODES,
+        api_port: int | None = None,
+        extra_args: dict[str, list[str]] | None = None,
+    ) -> None:
         if not name.replace("-", "").isalnum():
             raise ValueError(f"cluster name {name!r} must be alphanumeric with dashes")
         self.name = name
         self.nodes = nodes
         self.api_port = api_port
+        self.extra_args = extra_args or {}
         self.state_dir = clusters_root() / name
+
+    @property
+    def logs_dir(self) -> Path:
+        return logs_root() / self.name
 
     @property
     def state_file(self) -> Path:
@@ -150,7 +165,7 @@ class Cluster:
         try:
             info = self._start(binaries, records, report)
         except BaseException:
-            process.stop(records)
+            stop_in_order(records)
             shutil.rmtree(self.state_dir, ignore_errors=True)
             raise
         info.up_seconds = round(time.monotonic() - started, 2)
@@ -166,7 +181,7 @@ class Cluster:
                 shutil.rmtree(self.state_dir, ignore_errors=True)
             report(f"cluster {self.name} is not running")
             return False
-        process.stop(list(reversed(info.processes)))
+        stop_in_order(info.processes)
         shutil.rmtree(self.state_dir, ignore_errors=True)
         report(f"cluster {self.name} stopped and its state removed")
         return True
@@ -186,7 +201,8 @@ class Cluster:
             "scheduler": ports_alloc.allocate(),
             "kwok": ports_alloc.allocate(),
         }
-        logs = self.state_dir / "logs"
+        logs = self.logs_dir
+        shutil.rmtree(logs, ignore_errors=True)  # each start gets fresh logs
         creds = pki.generate(self.state_dir / "pki")
         server = f"https://127.0.0.1:{api_port}"
         kubeconfig_path = self.state_dir / "kubeconfig"
@@ -295,6 +311,7 @@ class Cluster:
         if not Path(argv[0]).is_file():
             raise ClusterError(f"{component}: binary {argv[0]} is missing; the build cache is incomplete",
                                component)
+        argv = argv + self.extra_args.get(component, [])
         records.append(process.start(component, argv, logs / f"{component}.log"))
 
     def _wait(
@@ -335,6 +352,12 @@ class Cluster:
         tmp = self.state_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(info.to_dict(), indent=2) + "\n")
         tmp.replace(self.state_file)
+
+
+def stop_in_order(records: list[ProcessRecord]) -> None:
+    for tier in STOP_TIERS:
+        process.stop([r for r in records if r.component in tier])
+    process.stop([r for r in records if not any(r.component in tier for tier in STOP_TIERS)])
 
 
 def fake_node(name: str) -> dict[str, Any]:

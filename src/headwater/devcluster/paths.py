@@ -17,3 +17,8 @@ def cache_root() -> Path:
 
 def clusters_root() -> Path:
     return cache_root() / "clusters"
+
+
+def logs_root() -> Path:
+    """Component logs live outside a cluster's state so they survive `down` and failed starts."""
+    return cache_root() / "logs"

@@ -11,7 +11,13 @@ import socket
 
 
 def is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on the port now.
+
+    `SO_REUSEADDR`, as every server sets it, so connections lingering in TIME_WAIT after their server
+    stopped do not count as a taken port.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -1,0 +1,32 @@
+"""Entry point of the `headwater` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from headwater import __version__
+from headwater.cli.lazy import LazyGroup
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "dev": ("headwater.cli.dev:dev", "Run a local Kubernetes control plane and the demo."),
+}
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--cli-version", prog_name="headwater")
+def cli() -> None:
+    """headwater: GitOps for Kubernetes, compatible with Flux v2."""
+
+
+def main() -> None:
+    try:
+        cli.main(prog_name="headwater", standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
