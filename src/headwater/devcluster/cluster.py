@@ -10,6 +10,7 @@ process stops exactly what `up` started and removes the state. Component logs ar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import ssl
@@ -333,10 +334,8 @@ class Cluster:
 
     def _fail(self, record: ProcessRecord) -> None:
         tail = ""
-        try:
+        with contextlib.suppress(OSError):
             tail = "\n".join(Path(record.log).read_text(errors="replace").strip().splitlines()[-5:])
-        except OSError:
-            pass
         raise ClusterError(
             f"{record.component} exited during start-up; see its log: {record.log}\n{tail}",
             record.component, record.log,

@@ -99,7 +99,8 @@ def kubernetes_workdir(go: Path, version: str, run: StepRunner) -> Path:
     upstream = Path(download_info(go, "k8s.io/kubernetes", version)["GoMod"]).read_text()
     (workdir / "go.mod").write_text(kubernetes_wrapper_gomod(upstream, version))
     (workdir / "go.sum").unlink(missing_ok=True)
-    run("go get kubernetes commands", [str(go), "get", *[f"k8s.io/kubernetes/cmd/{c}@{version}" for c in KUBE_COMMANDS]])
+    commands = [f"k8s.io/kubernetes/cmd/{c}@{version}" for c in KUBE_COMMANDS]
+    run("go get kubernetes commands", [str(go), "get", *commands])
     return workdir
 
 

@@ -7,6 +7,7 @@ pid that has since been reused by an unrelated process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -75,16 +76,12 @@ def stop(records: list[ProcessRecord], timeout: float = 15.0) -> None:
     """SIGTERM every live process, wait for them together, SIGKILL what is left."""
     live = [p for p in (handle(r) for r in records) if p is not None]
     for proc in live:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.send_signal(signal.SIGTERM)
-        except psutil.NoSuchProcess:
-            pass
     _, still_alive = psutil.wait_procs(live, timeout=timeout)
     for proc in still_alive:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
     psutil.wait_procs(still_alive, timeout=5)
     for record in records:
         _reap(record.pid)
@@ -92,10 +89,8 @@ def stop(records: list[ProcessRecord], timeout: float = 15.0) -> None:
 
 def _reap(pid: int) -> None:
     """Collect the exit status if the process is our own child (started by this Python process)."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def exited_early(record: ProcessRecord, grace: float) -> bool:

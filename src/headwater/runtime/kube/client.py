@@ -11,7 +11,9 @@ with bookmarks, discovery of any group/version/kind, and impersonation (a view o
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -123,10 +125,10 @@ class KubeClient:
         self.user_agent = user_agent
         self.timeout = timeout
         self._max_connections = max_connections
-        self._root = _shared._root if _shared else self
+        self._root: KubeClient = _shared._root if _shared else self
         self.discovery: Discovery = _shared.discovery if _shared else Discovery()
         self._session: aiohttp.ClientSession | None = None
-        self._ssl = config.ssl_context() if _shared is None else _shared._ssl
+        self._ssl: ssl.SSLContext | bool = config.ssl_context() if _shared is None else _shared._ssl
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -203,7 +205,8 @@ class KubeClient:
             ) from err
         decoded = _decode(payload)
         if status >= 400:
-            raise from_status(status, decoded if isinstance(decoded, dict) else None, payload[:300].decode(errors="replace"))
+            fallback = payload[:300].decode(errors="replace")
+            raise from_status(status, decoded if isinstance(decoded, dict) else None, fallback)
         return decoded if isinstance(decoded, dict) else {"raw": payload.decode(errors="replace")}
 
     async def request_text(self, path: str) -> str:
@@ -268,9 +271,9 @@ class KubeClient:
     async def list_all(
         self, api_version: str, kind: str, namespace: str | None = None, *, label_selector: str | None = None,
         page_size: int = 500,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[builtins.list[dict[str, Any]], str]:
         """Every item across pages, and the list's resourceVersion (to start a watch from)."""
-        items: list[dict[str, Any]] = []
+        items: builtins.list[dict[str, Any]] = []
         token: str | None = None
         while True:
             page = await self.list(api_version, kind, namespace, label_selector=label_selector,

@@ -195,7 +195,7 @@ def _data(section: dict[str, Any], key: str) -> bytes | None:
     inline = section.get(f"{key}-data")
     if inline:
         try:
-            return base64.b64decode(inline)
+            return base64.b64decode(inline, validate=True)
         except ValueError as err:
             raise ConfigError(f"{key}-data is not valid base64") from err
     path = section.get(key)
@@ -208,8 +208,11 @@ def _data(section: dict[str, Any], key: str) -> bytes | None:
 
 
 def _resolve_relative_files(data: dict[str, Any], base: Path) -> None:
-    for section, keys in (("clusters", ("certificate-authority",)), ("users", ("client-certificate", "client-key", "tokenFile"))):
-        sub = "cluster" if section == "clusters" else "user"
+    file_keys = {
+        ("clusters", "cluster"): ("certificate-authority",),
+        ("users", "user"): ("client-certificate", "client-key", "tokenFile"),
+    }
+    for (section, sub), keys in file_keys.items():
         for item in data.get(section) or []:
             entry = item.get(sub) or {}
             for key in keys:

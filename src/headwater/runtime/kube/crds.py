@@ -52,13 +52,13 @@ async def install_crds(
         if time.monotonic() > deadline:
             raise TimeoutError(f"CRDs not Established after {timeout:.0f}s: {', '.join(sorted(pending))}")
         await asyncio.sleep(0.1)
-    for crd in await _served_group_versions(names, kube):
-        kube.discovery.invalidate(crd)
+    for group_version in await _served_group_versions(names, kube):
+        kube.discovery.invalidate(group_version)
     return names
 
 
 async def _served_group_versions(names: list[str], kube: KubeClient) -> set[str]:
-    versions = set()
+    versions: set[str] = set()
     for name in names:
         crd = await kube.get(CRD_API, "CustomResourceDefinition", name)
         group = crd["spec"]["group"]
