@@ -63,9 +63,7 @@ def _version(kind: KindDef, version: str) -> dict[str, Any]:
     }
     if version != kind.version:
         entry["deprecated"] = True
-        entry["deprecationWarning"] = (
-            f"{kind.group}/{version} {kind.kind} is deprecated, use {kind.api_version}"
-        )
+        entry["deprecationWarning"] = f"{kind.group}/{version} {kind.kind} is deprecated, use {kind.api_version}"
     if kind.status is not None:
         entry["subresources"] = {"status": {}}
     return entry

@@ -51,9 +51,7 @@ def render_crd(kind: KindDef) -> str:
 
 def render_kustomization() -> str:
     resources = "".join(f"  - {crd_filename(kind)}\n" for kind in ALL_KINDS)
-    return (
-        f"{_HEADER}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{resources}"
-    )
+    return f"{_HEADER}apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{resources}"
 
 
 def expected_files() -> dict[str, str]:
@@ -98,13 +96,9 @@ def write(out: Path = DEFAULT_OUT) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m headwater.api.crdgen", description=__doc__.splitlines()[0]
-    )
+    parser = argparse.ArgumentParser(prog="python -m headwater.api.crdgen", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail with a diff if the files are stale")
-    parser.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)"
-    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)")
     args = parser.parse_args(argv)
     if args.check:
         text = diff(args.out)

@@ -161,8 +161,7 @@ class Schema:
             out["nullable"] = True
         if self.properties:
             out["properties"] = {
-                name: child.to_openapi(descriptions=descriptions)
-                for name, child in sorted(self.properties.items())
+                name: child.to_openapi(descriptions=descriptions) for name, child in sorted(self.properties.items())
             }
             required = self.required_names
             if required:
@@ -209,9 +208,7 @@ def string(
     )
 
 
-def enum(
-    description: str, values: tuple[str, ...], *, required: bool = False, default: Any = UNSET
-) -> Schema:
+def enum(description: str, values: tuple[str, ...], *, required: bool = False, default: Any = UNSET) -> Schema:
     return string(description, required=required, default=default, enum=values)
 
 

@@ -158,16 +158,12 @@ def _validate_number(schema: Schema, value: float, path: str, errors: list[Field
         if not low <= value <= high:
             errors.append(FieldError(path, INVALID, f"{value}: out of range for {schema.format}"))
     if schema.minimum is not None and value < schema.minimum:
-        errors.append(
-            FieldError(path, INVALID, f"{value}: must be greater than or equal to {schema.minimum}")
-        )
+        errors.append(FieldError(path, INVALID, f"{value}: must be greater than or equal to {schema.minimum}"))
     if schema.maximum is not None and value > schema.maximum:
         errors.append(FieldError(path, INVALID, f"{value}: must be less than or equal to {schema.maximum}"))
 
 
-def _validate_array(
-    schema: Schema, value: list[Any], path: str, strict: bool, errors: list[FieldError]
-) -> None:
+def _validate_array(schema: Schema, value: list[Any], path: str, strict: bool, errors: list[FieldError]) -> None:
     if schema.max_items is not None and len(value) > schema.max_items:
         errors.append(FieldError(path, TOO_MANY, f"must have at most {schema.max_items} items"))
     if schema.min_items is not None and len(value) < schema.min_items:
@@ -192,9 +188,7 @@ def _validate_array(
             seen_items.add(hashable)
 
 
-def _validate_object(
-    schema: Schema, value: dict[str, Any], path: str, strict: bool, errors: list[FieldError]
-) -> None:
+def _validate_object(schema: Schema, value: dict[str, Any], path: str, strict: bool, errors: list[FieldError]) -> None:
     before = len(errors)
     properties = schema.properties
     for name, child in properties.items():

@@ -47,7 +47,8 @@ def test_check_fails_with_a_diff_when_stale(tmp_path: Path, capsys: pytest.Captu
     capsys.readouterr()
     assert crdgen.main(["--check", "--out", str(tmp_path)]) == 1
     out = capsys.readouterr().out
-    assert "-    - gr" in out and "+    - gitrepo" in out
+    assert "-    - gr" in out
+    assert "+    - gitrepo" in out
     assert "out of date" in out
 
 
@@ -57,7 +58,8 @@ def test_check_reports_missing_and_stray_files(tmp_path: Path) -> None:
     (tmp_path / "old.yaml").write_text("{}\n")
     text = crdgen.diff(tmp_path)
     assert "source.toolkit.fluxcd.io_gitrepositories.yaml (generated)" in text
-    assert "stray file" in text and "old.yaml" in text
+    assert "stray file" in text
+    assert "old.yaml" in text
 
 
 def test_write_is_idempotent(tmp_path: Path) -> None:

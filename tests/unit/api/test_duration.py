@@ -181,14 +181,16 @@ def test_conversions() -> None:
 
 def test_value_semantics() -> None:
     a, b = Duration.parse("1m"), Duration.parse("60s")
-    assert a == b and hash(a) == hash(b)
+    assert a == b
+    assert hash(a) == hash(b)
     assert Duration.parse("1s") < a <= b
     assert max(a, Duration.parse("2m")) == Duration.parse("2m")
     assert a + b == Duration.parse("2m")
     assert a - Duration.parse("90s") == Duration.parse("-30s")
     assert a * 3 == Duration.parse("3m")
     assert -a == Duration.parse("-1m")
-    assert not Duration(0) and Duration(1)
+    assert not Duration(0)
+    assert Duration(1)
     assert repr(a) == "Duration('1m0s')"
     assert a != "1m"
     with pytest.raises(AttributeError):
@@ -199,4 +201,4 @@ def test_out_of_range_construction() -> None:
     with pytest.raises(DurationError):
         Duration(1 << 63)
     with pytest.raises(DurationError):
-        Duration((1 << 62)) * 2
+        Duration(1 << 62) * 2

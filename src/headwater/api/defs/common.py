@@ -111,9 +111,7 @@ OIDC_IDENTITIES: Final = array(
         },
     ),
 )
-VERIFY_PROVIDER: Final = enum(
-    "Signature verification tool.", ("cosign", "notation"), required=True, default="cosign"
-)
+VERIFY_PROVIDER: Final = enum("Signature verification tool.", ("cosign", "notation"), required=True, default="cosign")
 
 # -- status building blocks -----------------------------------------------------------
 DIGEST_PATTERN: Final = r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$"

@@ -306,9 +306,7 @@ HELM_RELEASE: Final = KindDef(
                 "Detect and optionally correct changes made to release objects in the cluster.",
                 {
                     "ignore": IGNORE_RULES.describe("Fields excluded from drift detection."),
-                    "mode": enum(
-                        "Drift detection mode; disabled by default.", ("enabled", "warn", "disabled")
-                    ),
+                    "mode": enum("Drift detection mode; disabled by default.", ("enabled", "warn", "disabled")),
                 },
             ),
             "healthCheckExprs": HEALTH_CHECK_EXPRS,

@@ -61,15 +61,11 @@ IMAGE_REPOSITORY: Final = KindDef(
         {
             "accessFrom": ACCESS_FROM,
             "certSecretRef": CERT_SECRET_REF,
-            "exclusionList": array(
-                "Regexes of tags to ignore.", string(), default=[r"^.*\.sig$"], max_items=25
-            ),
+            "exclusionList": array("Regexes of tags to ignore.", string(), default=[r"^.*\.sig$"], max_items=25),
             "image": string("Image name, e.g. ghcr.io/org/app.", required=True),
             "insecure": boolean("Allow plain HTTP registries."),
             "interval": duration("How often to scan for tags.", required=True),
-            "provider": enum(
-                "Registry credential provider.", ("generic", "aws", "azure", "gcp"), default="generic"
-            ),
+            "provider": enum("Registry credential provider.", ("generic", "aws", "azure", "gcp"), default="generic"),
             "proxySecretRef": PROXY_SECRET_REF,
             "secretRef": SECRET_REF.describe("Secret of type dockerconfigjson with registry credentials."),
             "serviceAccountName": string(
@@ -160,13 +156,11 @@ IMAGE_POLICY: Final = KindDef(
         },
         rules=(
             rule(
-                "!has(self.interval) || (has(self.digestReflectionPolicy) && "
-                "self.digestReflectionPolicy == 'Always')",
+                "!has(self.interval) || (has(self.digestReflectionPolicy) && self.digestReflectionPolicy == 'Always')",
                 "spec.interval is only accepted when spec.digestReflectionPolicy is set to 'Always'",
             ),
             rule(
-                "has(self.interval) || !has(self.digestReflectionPolicy) || "
-                "self.digestReflectionPolicy != 'Always'",
+                "has(self.interval) || !has(self.digestReflectionPolicy) || self.digestReflectionPolicy != 'Always'",
                 "spec.interval must be set when spec.digestReflectionPolicy is set to 'Always'",
             ),
         ),
@@ -246,9 +240,7 @@ IMAGE_UPDATE_AUTOMATION: Final = KindDef(
                             "signingKey": obj(
                                 "Key used to sign commits.",
                                 {
-                                    "secretRef": SECRET_REF.describe(
-                                        "Secret with the private key."
-                                    ).require(),
+                                    "secretRef": SECRET_REF.describe("Secret with the private key.").require(),
                                     "type": enum("Key type.", ("gpg", "ssh")),
                                 },
                             ),
@@ -266,16 +258,12 @@ IMAGE_UPDATE_AUTOMATION: Final = KindDef(
                 },
             ),
             "interval": duration("How often to run the automation.", required=True),
-            "policySelector": LABEL_SELECTOR.describe(
-                "ImagePolicies to apply; all in the namespace by default."
-            ),
+            "policySelector": LABEL_SELECTOR.describe("ImagePolicies to apply; all in the namespace by default."),
             "sourceRef": obj(
                 "The GitRepository to update.",
                 {
                     "apiVersion": string("API version of the source."),
-                    "kind": enum(
-                        "Kind of the source.", ("GitRepository",), required=True, default="GitRepository"
-                    ),
+                    "kind": enum("Kind of the source.", ("GitRepository",), required=True, default="GitRepository"),
                     "name": string("Name of the source.", required=True),
                     "namespace": string("Namespace of the source."),
                 },

@@ -140,9 +140,7 @@ KUSTOMIZATION: Final = KindDef(
                         "digest": string("Checksum of the built manifests.", required=True),
                         "firstReconciled": date_time("First reconciliation of this digest.", required=True),
                         "lastReconciled": date_time("Last reconciliation of this digest.", required=True),
-                        "lastReconciledDuration": string(
-                            "How long the last reconciliation took.", required=True
-                        ),
+                        "lastReconciledDuration": string("How long the last reconciliation took.", required=True),
                         "lastReconciledStatus": string("Outcome of the last reconciliation.", required=True),
                         "metadata": string_map("Revisions the manifests were built from."),
                         "totalReconciliations": int64("Number of reconciliations.", required=True),

@@ -113,9 +113,7 @@ def object_selector(description: str, extra: dict[str, Schema]) -> Schema:
             "apiVersion": string("API version of the object."),
             "kind": enum("Kind of the object.", EVENT_SOURCE_KINDS, required=True),
             "matchLabels": string_map("Labels the objects must carry when name is '*'."),
-            "name": string(
-                "Name of the object, or '*' for all.", required=True, min_length=1, max_length=253
-            ),
+            "name": string("Name of the object, or '*' for all.", required=True, min_length=1, max_length=253),
             "namespace": string("Namespace of the object.", min_length=1, max_length=253),
             **extra,
         },
@@ -143,9 +141,7 @@ PROVIDER: Final = KindDef(
             ),
             "proxySecretRef": PROXY_SECRET_REF,
             "secretRef": SECRET_REF.describe("Secret with address, token, username, password or headers."),
-            "serviceAccountName": string(
-                "ServiceAccount whose workload identity authenticates to the service."
-            ),
+            "serviceAccountName": string("ServiceAccount whose workload identity authenticates to the service."),
             "suspend": suspend("sending notifications"),
             "timeout": duration("Time limit for sending one notification; 15s by default.", hours=False),
             "type": enum("Kind of service.", PROVIDER_TYPES, required=True),

@@ -175,9 +175,7 @@ OCI_REPOSITORY: Final = KindDef(
             "insecure": boolean("Allow plain HTTP registries."),
             "interval": INTERVAL,
             "layerSelector": LAYER_SELECTOR,
-            "provider": enum(
-                "Registry credential provider.", ("generic", "aws", "azure", "gcp"), default="generic"
-            ),
+            "provider": enum("Registry credential provider.", ("generic", "aws", "azure", "gcp"), default="generic"),
             "proxySecretRef": PROXY_SECRET_REF,
             "ref": obj(
                 "Artifact version to pull; later fields win: tag, semver, digest.",
@@ -189,9 +187,7 @@ OCI_REPOSITORY: Final = KindDef(
                 },
             ),
             "secretRef": SECRET_REF.describe("Secret of type dockerconfigjson with registry credentials."),
-            "serviceAccountName": string(
-                "ServiceAccount whose image pull secrets or workload identity are used."
-            ),
+            "serviceAccountName": string("ServiceAccount whose image pull secrets or workload identity are used."),
             "suspend": suspend(),
             "timeout": TIMEOUT,
             "url": string(
@@ -205,9 +201,7 @@ OCI_REPOSITORY: Final = KindDef(
                     "matchOIDCIdentity": OIDC_IDENTITIES,
                     "provider": VERIFY_PROVIDER,
                     "secretRef": SECRET_REF.describe("Secret with trusted public keys or certificates."),
-                    "trustedRootSecretRef": SECRET_REF.describe(
-                        "Secret with a custom Sigstore trusted_root.json."
-                    ),
+                    "trustedRootSecretRef": SECRET_REF.describe("Secret with a custom Sigstore trusted_root.json."),
                 },
             ),
         },
@@ -215,9 +209,7 @@ OCI_REPOSITORY: Final = KindDef(
     status=source_status(
         {
             "observedIgnore": string("The ignore rules used for the current artifact."),
-            "observedLayerSelector": LAYER_SELECTOR.describe(
-                "The layer selector used for the current artifact."
-            ),
+            "observedLayerSelector": LAYER_SELECTOR.describe("The layer selector used for the current artifact."),
             "url": STATUS_URL,
         }
     ),
@@ -267,9 +259,7 @@ CHART_RECONCILE_STRATEGY: Final = enum(
     ("ChartVersion", "Revision"),
     default="ChartVersion",
 )
-CHART_VERSION: Final = string(
-    "SemVer range of the chart version (ignored for Git and Bucket sources).", default="*"
-)
+CHART_VERSION: Final = string("SemVer range of the chart version (ignored for Git and Bucket sources).", default="*")
 CHART_SOURCE_KINDS: Final = ("HelmRepository", "GitRepository", "Bucket")
 
 HELM_CHART: Final = KindDef(
@@ -281,9 +271,7 @@ HELM_CHART: Final = KindDef(
     spec=obj(
         "Desired state of the chart.",
         {
-            "chart": string(
-                "Chart name, or path to the chart inside a Git or Bucket artifact.", required=True
-            ),
+            "chart": string("Chart name, or path to the chart inside a Git or Bucket artifact.", required=True),
             "ignoreMissingValuesFiles": boolean("Skip values files that do not exist."),
             "interval": INTERVAL,
             "reconcileStrategy": CHART_RECONCILE_STRATEGY,
