@@ -28,7 +28,7 @@ def example(name: str) -> dict[str, Any]:
 def delete(path: str) -> Mutation:
     def mutate(document: dict[str, Any]) -> None:
         *parents, last = path.split(".")
-        node = document
+        node: Any = document
         for step in parents:
             node = node[int(step)] if isinstance(node, list) else node[step]
         del node[last]
@@ -39,7 +39,7 @@ def delete(path: str) -> Mutation:
 def put(path: str, value: Any) -> Mutation:
     def mutate(document: dict[str, Any]) -> None:
         *parents, last = path.split(".")
-        node = document
+        node: Any = document
         for step in parents:
             node = node[int(step)] if isinstance(node, list) else node.setdefault(step, {})
         if isinstance(node, list):
