@@ -242,3 +242,12 @@ def test_models_cover_every_schema_property(model: type[View]) -> None:
 def test_field_descriptor_on_class_returns_descriptor() -> None:
     assert isinstance(GitRepository.api_version, Field)
     assert GitRepository.spec.key == "spec"
+
+
+def test_null_status_is_replaced_on_first_write() -> None:
+    document = minimal_git()
+    document["status"] = None
+    repo = GitRepository(document)
+    assert repo.status.observed_generation == -1
+    repo.status.observed_generation = 1
+    assert document["status"] == {"observedGeneration": 1}

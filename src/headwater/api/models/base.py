@@ -79,7 +79,11 @@ class View:
         if parent is None:
             return
         parent.attach()
-        self.raw = parent.raw.setdefault(self._key, self.raw)
+        existing = parent.raw.get(self._key)
+        if isinstance(existing, dict):
+            self.raw = existing
+        else:  # absent or null
+            parent.raw[self._key] = self.raw
         self._parent = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
