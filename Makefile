@@ -16,8 +16,13 @@ test-fast:
 	$(BIN)/pytest -m unit
 
 lint:
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
+	$(BIN)/python -m headwater.api.crdgen --check
+
+## Regenerate config/crd/ from the API definitions.
+crds:
+	$(BIN)/python -m headwater.api.crdgen
 
 demo: setup
 	$(BIN)/headwater dev demo

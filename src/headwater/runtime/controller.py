@@ -1,0 +1,378 @@
+"""The reconcile loop every headwater controller shares, so that controllers only write `reconcile`.
+
+The contract, modelled on controller-runtime: `async reconcile(ctx) -> Result`. The reconciler reads the
+object (`ctx.obj`, a private copy of the cached dict), does its work and records what it found in
+`ctx.obj["status"]` (artifact, inventory, its own conditions, a Ready message). Everything Flux objects
+have in common is handled here:
+
+- which changes wake an object: creation, a new generation (spec change), a new
+  `reconcile.fluxcd.io/requestedAt` token, a deletion; never our own status writes;
+- `spec.suspend` (nothing is done and nothing is recorded until resumed);
+- the finalizer `finalizers.fluxcd.io` (added first; on deletion `finalize` runs, then it is removed);
+- the outcome: success → Ready=True, `observedGeneration`, requeue at `spec.interval` with jitter;
+  `ReconcileError`/any exception → Ready=False with its reason, Reconciling=True (ProgressingWithRetry),
+  a Warning event, retry with exponential backoff; `TerminalError` → Stalled=True, no retry until the
+  object changes; `WaitingError` → Ready=False, requeue after its delay without backoff;
+- `status.lastHandledReconcileAt` echoes the requestedAt token once handled;
+- the status is written only when it changed, so an idle object costs no apiserver write;
+- metrics (`gotk_reconcile_duration_seconds`, `gotk_reconcile_condition`, controller-runtime counters).
+
+A key is never reconciled by two workers at once (the work queue guarantees it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from headwater.api.duration import DurationError, parse_duration
+from headwater.runtime import conditions as cond
+from headwater.runtime.backoff import ExponentialBackoff, IntervalJitter
+from headwater.runtime.events import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
+from headwater.runtime.informer import Informer, ObjectKey, WatchEvent
+from headwater.runtime.kube.client import KubeClient
+from headwater.runtime.kube.errors import Conflict, KubeError, NotFound
+from headwater.runtime.metrics import DEFAULT as DEFAULT_METRICS
+from headwater.runtime.metrics import FluxMetrics
+from headwater.runtime.options import ControllerOptions
+from headwater.runtime.recorder import EventRecorder
+from headwater.runtime.result import (
+    DEFAULT_FAILURE_REASON,
+    ReconcileError,
+    Result,
+    TerminalError,
+    WaitingError,
+)
+from headwater.runtime.workqueue import QueueShutDown, WorkQueue
+
+FINALIZER = "finalizers.fluxcd.io"
+REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+Obj = dict[str, Any]
+_log = logging.getLogger("headwater.controller")
+
+
+@dataclass
+class ReconcileContext:
+    """What a reconcile gets: its object (a private copy) and the means to report on it."""
+
+    obj: Obj
+    kube: KubeClient
+    recorder: EventRecorder
+    controller: Controller
+    log: logging.LoggerAdapter[logging.Logger]
+    requested_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> Obj:
+        return self.obj.setdefault("status", {})  # type: ignore[no-any-return]
+
+    @property
+    def conditions(self) -> list[dict[str, Any]]:
+        return cond.conditions_of(self.obj)
+
+    @property
+    def generation(self) -> int:
+        return int(self.obj["metadata"].get("generation") or 0)
+
+    def event(self, event_type: str, reason: str, message: str, metadata: dict[str, str] | None = None) -> None:
+        self.recorder.event(self.obj, event_type, reason, message, metadata)
+
+    async def progress(self, message: str, reason: str = cond.PROGRESSING_REASON) -> None:
+        """Show work in progress now (Reconciling=True, Ready=Unknown), before a long step."""
+        cond.mark_reconciling(self.conditions, reason, message, generation=self.generation)
+        cond.mark_ready_unknown(self.conditions, message, reason, generation=self.generation)
+        await self.controller.write_status(self.obj)
+
+
+class Reconciler(Protocol):
+    api_version: str
+    kind: str
+
+    async def reconcile(self, ctx: ReconcileContext) -> Result: ...
+
+    async def finalize(self, ctx: ReconcileContext) -> None: ...
+
+
+def should_enqueue(event: WatchEvent) -> bool:
+    """Flux's predicates: generation changed, reconcile requested, or deletion started."""
+    if event.type != "MODIFIED" or event.old is None:
+        return True
+    new_meta, old_meta = event.obj["metadata"], event.old["metadata"]
+    if new_meta.get("generation") != old_meta.get("generation"):
+        return True
+    if (new_meta.get("annotations") or {}).get(REQUESTED_AT) != (old_meta.get("annotations") or {}).get(REQUESTED_AT):
+        return True
+    return bool(new_meta.get("deletionTimestamp")) and not old_meta.get("deletionTimestamp")
+
+
+class Controller:
+    """Runs one reconciler over one informer with `options.concurrent` workers."""
+
+    def __init__(
+        self,
+        name: str,
+        kube: KubeClient,
+        reconciler: Reconciler,
+        informer: Informer,
+        *,
+        options: ControllerOptions | None = None,
+        recorder: EventRecorder | None = None,
+        metrics: FluxMetrics = DEFAULT_METRICS,
+        field_manager: str | None = None,
+    ) -> None:
+        self.name = name
+        self.kube = kube
+        self.reconciler = reconciler
+        self.informer = informer
+        self.options = options or ControllerOptions()
+        self.recorder = recorder or EventRecorder(kube, name, events_addr=self.options.events_addr)
+        self.metrics = metrics
+        self.field_manager = field_manager or name
+        self.queue: WorkQueue[ObjectKey] = WorkQueue(
+            name,
+            rate_limiter=ExponentialBackoff(self.options.min_retry_delay, self.options.max_retry_delay),
+            metrics=metrics.queue_metrics(name),
+        )
+        self.jitter = IntervalJitter(self.options.interval_jitter_percentage)
+        self.reconciles = 0  # completed reconcile calls (observability and tests)
+        self.status_writes = 0
+        self.on_reconciled: Callable[[ObjectKey, str], None] | None = None  # test/benchmark hook
+        self._workers: list[asyncio.Task[None]] = []
+        self._in_flight: dict[ObjectKey, float] = {}
+        informer.add_handler(self._on_event)
+
+    # -- wiring ------------------------------------------------------------------------------------
+
+    def _on_event(self, event: WatchEvent) -> None:
+        key = (event.obj["metadata"].get("namespace") or "", event.obj["metadata"]["name"])
+        if event.type == "DELETED":
+            self.queue.forget(key)
+            self.queue.cancel_scheduled(key)
+            self.metrics.forget_object(self.reconciler.kind, key[1], key[0])
+            return
+        if should_enqueue(event):
+            self.queue.add(key)
+
+    def enqueue(self, key: ObjectKey, after: float = 0.0) -> None:
+        """Wake an object from outside (e.g. its source changed, a dependency became Ready)."""
+        if after > 0:
+            self.queue.add_after(key, after)
+        else:
+            self.queue.add(key)
+
+    async def start(self) -> None:
+        self.metrics.init_controller(self.name, self.options.concurrent)
+        self._workers = [
+            asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}") for i in range(self.options.concurrent)
+        ]
+
+    async def stop(self) -> None:
+        """Stop taking work, let in-flight reconciles finish, flush events."""
+        self.queue.shutdown()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers = []
+        await self.recorder.close()
+
+    @property
+    def in_flight(self) -> list[ObjectKey]:
+        return list(self._in_flight)
+
+    # -- the loop ----------------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except QueueShutDown:
+                return
+            self._in_flight[key] = time.monotonic()
+            try:
+                await self._process(key)
+            except Exception:  # the loop must survive anything a reconciler does
+                _log.exception("unexpected failure handling %s/%s", *key)
+                self.queue.add_rate_limited(key)
+            finally:
+                self._in_flight.pop(key, None)
+                self.queue.done(key)
+
+    async def _process(self, key: ObjectKey) -> None:
+        cached = self.informer.get(key)
+        if cached is None:
+            self.queue.forget(key)
+            return
+        obj = copy.deepcopy(cached)
+        meta = obj["metadata"]
+        log = logging.LoggerAdapter(_log, {"controller": self.name, "name": key[1], "namespace": key[0]})
+        requested_at = (meta.get("annotations") or {}).get(REQUESTED_AT)
+        ctx = ReconcileContext(obj, self.kube, self.recorder, self, log, requested_at)
+
+        if meta.get("deletionTimestamp"):
+            await self._finalize(key, ctx)
+            return
+        spec = obj.get("spec") or {}
+        if spec.get("suspend"):
+            self.metrics.record_suspend(self.reconciler.kind, key[1], key[0], True)
+            log.info("Reconciliation is suspended for this object")
+            self.queue.forget(key)
+            return
+        self.metrics.record_suspend(self.reconciler.kind, key[1], key[0], False)
+        if FINALIZER not in (meta.get("finalizers") or []) and not await self._add_finalizer(key, ctx):
+            return
+
+        before = copy.deepcopy(obj.get("status") or {})
+        started = time.monotonic()
+        error: BaseException | None = None
+        result = Result()
+        try:
+            result = await self.reconciler.reconcile(ctx)
+        except Exception as err:
+            error = err
+        seconds = time.monotonic() - started
+        self.reconciles += 1
+        outcome = self._record_outcome(ctx, error)
+        if requested_at is not None:
+            ctx.status["lastHandledReconcileAt"] = requested_at
+        if ctx.status != before:
+            await self.write_status(ctx.obj)
+        self._schedule(key, ctx, result, error, outcome, seconds)
+
+    def _record_outcome(self, ctx: ReconcileContext, error: BaseException | None) -> str:
+        """Set the common conditions for how the reconcile ended; return the metrics result label."""
+        conds, generation = ctx.conditions, ctx.generation
+        previous = (cond.get_reason(conds, cond.READY_CONDITION), cond.get_message(conds, cond.READY_CONDITION))
+        if error is None and cond.is_false(conds, cond.READY_CONDITION):
+            error = ReconcileError(cond.get_reason(conds, cond.READY_CONDITION) or DEFAULT_FAILURE_REASON,
+                                   cond.get_message(conds, cond.READY_CONDITION))
+        if error is None:
+            cond.delete(conds, cond.RECONCILING_CONDITION)
+            cond.delete(conds, cond.STALLED_CONDITION)
+            if not cond.is_true(conds, cond.READY_CONDITION):
+                cond.mark_ready(conds, "Reconciliation succeeded", generation=generation)
+            ctx.status["observedGeneration"] = generation
+            return "success"
+        reason = error.reason if isinstance(error, ReconcileError) else DEFAULT_FAILURE_REASON
+        message = str(error) or type(error).__name__
+        if isinstance(error, TerminalError):
+            cond.mark_stalled(conds, reason, message, generation=generation)
+            cond.mark_not_ready(conds, reason, message, generation=generation)
+            ctx.status["observedGeneration"] = generation
+        elif isinstance(error, WaitingError):
+            cond.mark_reconciling(conds, cond.PROGRESSING_REASON, message, generation=generation)
+            cond.mark_not_ready(conds, reason, message, generation=generation)
+        else:
+            cond.mark_reconciling(conds, cond.PROGRESSING_WITH_RETRY_REASON, message, generation=generation)
+            cond.mark_not_ready(conds, reason, message, generation=generation)
+            if not isinstance(error, ReconcileError | KubeError):
+                ctx.log.error("reconcile failed unexpectedly", exc_info=error)
+        if (reason, message) != previous and not isinstance(error, WaitingError):
+            ctx.event(EVENT_TYPE_WARNING, reason, message)
+        ctx.log.info("reconcile failed: %s: %s", reason, message)
+        return "requeue_after" if isinstance(error, WaitingError) else "error"
+
+    def _schedule(
+        self, key: ObjectKey, ctx: ReconcileContext, result: Result, error: BaseException | None, outcome: str,
+        seconds: float,
+    ) -> None:
+        kind, (namespace, name) = self.reconciler.kind, key
+        self.metrics.record_reconcile_duration(kind, name, namespace, seconds)
+        ready = cond.get(ctx.conditions, cond.READY_CONDITION)
+        self.metrics.record_condition(kind, name, namespace, cond.READY_CONDITION,
+                                      ready["status"] if ready else cond.UNKNOWN)
+        self.metrics.record_reconcile(self.name, outcome, seconds, error=outcome == "error",
+                                      terminal=isinstance(error, TerminalError))
+        if isinstance(error, TerminalError):
+            self.queue.forget(key)
+        elif isinstance(error, WaitingError):
+            self.queue.forget(key)
+            self.queue.add_after(key, error.requeue_after)
+        elif error is not None:
+            self.queue.add_rate_limited(key)
+        else:
+            self.queue.forget(key)
+            after = result.requeue_after
+            if after is None:
+                after = self.jitter(self.interval_of(ctx.obj))
+            if after > 0:
+                self.queue.add_after(key, after)
+            else:
+                self.queue.add(key)
+        if self.on_reconciled is not None:
+            self.on_reconciled(key, outcome)
+
+    @staticmethod
+    def interval_of(obj: Obj) -> float:
+        try:
+            return parse_duration(str((obj.get("spec") or {}).get("interval") or "0s")).seconds
+        except DurationError:
+            return 0.0
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    async def write_status(self, obj: Obj) -> None:
+        """Merge-patch the status subresource with the object's whole status."""
+        try:
+            await self.kube.patch_status(obj, obj.get("status") or {}, field_manager=self.field_manager)
+            self.status_writes += 1
+        except NotFound:
+            pass  # deleted meanwhile; nothing left to report on
+
+    async def _add_finalizer(self, key: ObjectKey, ctx: ReconcileContext) -> bool:
+        meta = ctx.obj["metadata"]
+        finalizers = [*(meta.get("finalizers") or []), FINALIZER]
+        try:
+            updated = await self.kube.patch(
+                ctx.obj["apiVersion"], ctx.obj["kind"], key[1],
+                {"metadata": {"finalizers": finalizers, "resourceVersion": meta["resourceVersion"]}},
+                namespace=key[0] or None, field_manager=self.field_manager,
+            )
+        except Conflict:
+            self.queue.add(key)  # the cache was behind; try again with the current object
+            return False
+        except NotFound:
+            return False
+        meta["finalizers"] = finalizers
+        meta["resourceVersion"] = updated["metadata"]["resourceVersion"]
+        return True
+
+    async def _finalize(self, key: ObjectKey, ctx: ReconcileContext) -> None:
+        meta = ctx.obj["metadata"]
+        if FINALIZER not in (meta.get("finalizers") or []):
+            return
+        finalize: Callable[[ReconcileContext], Awaitable[None]] | None = getattr(self.reconciler, "finalize", None)
+        try:
+            if finalize is not None:
+                await finalize(ctx)
+            remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
+            await self.kube.patch(
+                ctx.obj["apiVersion"], ctx.obj["kind"], key[1],
+                {"metadata": {"finalizers": remaining or None, "resourceVersion": meta["resourceVersion"]}},
+                namespace=key[0] or None, field_manager=self.field_manager,
+            )
+        except NotFound:
+            return
+        except Exception as err:
+            reason = err.reason if isinstance(err, ReconcileError) else DEFAULT_FAILURE_REASON
+            ctx.log.info("finalization failed: %s", err)
+            ctx.event(EVENT_TYPE_WARNING, reason, f"finalization failed: {err}")
+            self.queue.add_rate_limited(key)
+            return
+        self.queue.forget(key)
+        self.metrics.record_condition(self.reconciler.kind, key[1], key[0], cond.READY_CONDITION, "", deleted=True)
+
+
+__all__ = [
+    "EVENT_TYPE_NORMAL",
+    "EVENT_TYPE_WARNING",
+    "FINALIZER",
+    "REQUESTED_AT",
+    "Controller",
+    "ReconcileContext",
+    "Reconciler",
+    "should_enqueue",
+]
