@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import signal
 import ssl
 import time
 import urllib.error
@@ -186,6 +187,31 @@ class Cluster:
         shutil.rmtree(self.state_dir, ignore_errors=True)
         report(f"cluster {self.name} stopped and its state removed")
         return True
+
+    def restart(self, component: str, kill_signal: int = signal.SIGKILL) -> ClusterInfo:
+        """Kill one component (SIGKILL by default, as a crash would) and start it again as before.
+
+        For fault tests: e.g. the apiserver dies and comes back on the same port with the same etcd.
+        """
+        info = self.info()
+        if info is None:
+            raise ClusterError(f"cluster {self.name} is not running")
+        index = next((i for i, p in enumerate(info.processes) if p.component == component), None)
+        if index is None:
+            raise ClusterError(f"cluster {self.name} has no component {component!r}")
+        old = info.processes[index]
+        handle = process.handle(old)
+        if handle is not None:
+            handle.send_signal(kill_signal)
+            handle.wait(timeout=30)
+        process.stop([old])
+        info.processes[index] = process.start(component, list(old.argv), Path(old.log))
+        self._save(info)
+        if component == "kube-apiserver":
+            self._wait(info.processes[index], component, lambda: self._ready(info))
+        elif process.exited_early(info.processes[index], 0.3):
+            self._fail(info.processes[index])
+        return info
 
     # -- start-up --------------------------------------------------------------------------------
 

@@ -26,17 +26,20 @@ class ProcessRecord:
     pid: int
     create_time: float
     log: str
+    argv: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ProcessRecord:
+        argv = data.get("argv")
         return cls(
             component=str(data["component"]),
             pid=int(str(data["pid"])),
             create_time=float(str(data["create_time"])),
             log=str(data["log"]),
+            argv=tuple(str(a) for a in argv) if isinstance(argv, list | tuple) else (),
         )
 
 
@@ -51,7 +54,7 @@ def start(component: str, argv: list[str], log_path: Path, env: dict[str, str] |
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
-    return ProcessRecord(component, proc.pid, psutil.Process(proc.pid).create_time(), str(log_path))
+    return ProcessRecord(component, proc.pid, psutil.Process(proc.pid).create_time(), str(log_path), tuple(argv))
 
 
 def handle(record: ProcessRecord) -> psutil.Process | None:

@@ -226,6 +226,7 @@ class Controller:
             return
 
         before = copy.deepcopy(obj.get("status") or {})
+        ready_before = copy.deepcopy(cond.get(ctx.conditions, cond.READY_CONDITION))
         started = time.monotonic()
         error: BaseException | None = None
         result = Result()
@@ -235,24 +236,31 @@ class Controller:
             error = err
         seconds = time.monotonic() - started
         self.reconciles += 1
-        outcome = self._record_outcome(ctx, error)
+        outcome = self._record_outcome(ctx, error, ready_before)
         if requested_at is not None:
             ctx.status["lastHandledReconcileAt"] = requested_at
         if ctx.status != before:
             await self.write_status(ctx.obj)
         self._schedule(key, ctx, result, error, outcome, seconds)
 
-    def _record_outcome(self, ctx: ReconcileContext, error: BaseException | None) -> str:
-        """Set the common conditions for how the reconcile ended; return the metrics result label."""
+    def _record_outcome(
+        self, ctx: ReconcileContext, error: BaseException | None, ready_before: dict[str, Any] | None
+    ) -> str:
+        """Set the common conditions for how the reconcile ended; return the metrics result label.
+
+        A reconcile that returns normally but itself marked Ready=False in this pass (e.g. a health
+        check that failed) counts as a failure; a Ready=False left from an earlier attempt does not.
+        """
         conds, generation = ctx.conditions, ctx.generation
-        previous = (cond.get_reason(conds, cond.READY_CONDITION), cond.get_message(conds, cond.READY_CONDITION))
-        if error is None and cond.is_false(conds, cond.READY_CONDITION):
+        previous = (ready_before or {}).get("reason"), (ready_before or {}).get("message")
+        ready_now = cond.get(conds, cond.READY_CONDITION)
+        if error is None and cond.is_false(conds, cond.READY_CONDITION) and ready_now != ready_before:
             error = ReconcileError(cond.get_reason(conds, cond.READY_CONDITION) or DEFAULT_FAILURE_REASON,
                                    cond.get_message(conds, cond.READY_CONDITION))
         if error is None:
             cond.delete(conds, cond.RECONCILING_CONDITION)
             cond.delete(conds, cond.STALLED_CONDITION)
-            if not cond.is_true(conds, cond.READY_CONDITION):
+            if not cond.is_true(conds, cond.READY_CONDITION) or ready_now == ready_before:
                 cond.mark_ready(conds, "Reconciliation succeeded", generation=generation)
             ctx.status["observedGeneration"] = generation
             return "success"
