@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -95,7 +96,7 @@ async def test_interval_requeue_within_jitter_and_suspend_resume(kube: KubeClien
         await kube.create(example("ticker", namespace, interval="1s"))
         await wait_for(lambda: _calls(rec, key, 4), "4 interval reconciles", timeout=10)
         calls = rec.calls_for(key)
-        gaps = [b.started - a.ended for a, b in zip(calls[1:], calls[2:], strict=False)]
+        gaps = [b.started - a.ended for a, b in itertools.pairwise(calls[1:])]
         low, high = interval * (1 - jitter / 100), interval * (1 + jitter / 100)
         for gap in gaps:  # the first gap includes the finalizer write; later ones are pure requeues
             assert low - 0.02 <= gap <= high + 0.15, f"gap {gap:.3f}s outside the jitter window [{low}, {high}]"
@@ -139,7 +140,7 @@ async def test_failures_back_off_exponentially_then_recover(kube: KubeClient, na
 
         await wait_for(lambda: _calls(rec, key, 5), "4 failures and a success", timeout=10)
         calls = rec.calls_for(key)
-        delays = [b.started - a.ended for a, b in zip(calls, calls[1:], strict=False)]
+        delays = [b.started - a.ended for a, b in itertools.pairwise(calls)]
         for attempt, (measured, expected) in enumerate(zip(delays, (0.2, 0.4, 0.8, 1.6), strict=True), 1):
             assert expected - 0.02 <= measured <= expected + 0.25, f"retry {attempt}: {measured:.3f}s, want {expected}s"
 
