@@ -296,8 +296,8 @@ def set_condition(
 ) -> bool:
     """Create or update the condition of ``cond_type``; returns whether anything changed.
 
-    ``lastTransitionTime`` is set when the condition is created or its status changes, and
-    kept otherwise. ``observedGeneration``, ``reason`` and ``message`` (truncated to
+    ``lastTransitionTime`` is set when the condition is created or its status, reason or message
+    changes, and kept otherwise (Flux's ``conditions.Set``; a new observedGeneration alone keeps it). ``observedGeneration``, ``reason`` and ``message`` (truncated to
     :data:`MAX_MESSAGE_LENGTH`) are always written. Setting ``Reconciling`` or ``Stalled`` to
     anything but True removes the condition (kstatus negative polarity).
     """
@@ -329,7 +329,8 @@ def set_condition(
         return True
 
     changed = False
-    if existing.get("status") != status:
+    same_state = (existing.get("status"), existing.get("reason"), existing.get("message")) == (status, reason, message)
+    if not same_state:
         existing["status"] = status
         existing["lastTransitionTime"] = format_time(now or datetime.now(UTC))
         changed = True

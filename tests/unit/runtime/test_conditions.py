@@ -115,15 +115,15 @@ def test_set_uses_current_time_by_default() -> None:
     ("before", "after", "reason", "message", "generation", "transition"),
     [
         pytest.param("True", "True", "Succeeded", "same", 1, False, id="no-change"),
-        pytest.param("True", "True", "Other", "same", 1, False, id="reason-only"),
-        pytest.param("True", "True", "Succeeded", "new msg", 1, False, id="message-only"),
+        pytest.param("True", "True", "Other", "same", 1, True, id="reason-only"),
+        pytest.param("True", "True", "Succeeded", "new msg", 1, True, id="message-only"),
         pytest.param("True", "True", "Succeeded", "same", 2, False, id="generation-only"),
         pytest.param("True", "False", "Failed", "x", 1, True, id="true-to-false"),
         pytest.param("False", "Unknown", "Progressing", "x", 1, True, id="false-to-unknown"),
         pytest.param("Unknown", "True", "Succeeded", "x", 2, True, id="unknown-to-true"),
     ],
 )
-def test_last_transition_time_changes_only_with_status(
+def test_last_transition_time_changes_with_status_reason_or_message(
     before: str, after: str, reason: str, message: str, generation: int, transition: bool
 ) -> None:
     conds: list[dict[str, Any]] = []
