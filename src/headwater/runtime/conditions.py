@@ -297,8 +297,9 @@ def set_condition(
     """Create or update the condition of ``cond_type``; returns whether anything changed.
 
     ``lastTransitionTime`` is set when the condition is created or its status, reason or message
-    changes, and kept otherwise (Flux's ``conditions.Set``; a new observedGeneration alone keeps it). ``observedGeneration``, ``reason`` and ``message`` (truncated to
-    :data:`MAX_MESSAGE_LENGTH`) are always written. Setting ``Reconciling`` or ``Stalled`` to
+    changes, and kept otherwise (Flux's ``conditions.Set``; a new observedGeneration alone keeps it).
+    ``observedGeneration``, ``reason`` and ``message`` (truncated to :data:`MAX_MESSAGE_LENGTH`) are
+    always written. Setting ``Reconciling`` or ``Stalled`` to
     anything but True removes the condition (kstatus negative polarity).
     """
     if not _TYPE_PATTERN.match(cond_type) or len(cond_type) > 316:
