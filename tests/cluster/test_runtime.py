@@ -12,17 +12,13 @@ import pytest
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import FINALIZER
 from headwater.runtime.kube import KubeClient
-from headwater.runtime.kube.crds import install_crds
 from headwater.runtime.options import ControllerOptions
-from tests.cluster.example_reconciler import API_VERSION, EXAMPLE_CRD, KIND, RunningController, example
+from tests.cluster.example_reconciler import API_VERSION, KIND, RunningController, example
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
 
 
-@pytest.fixture(scope="session")
-async def example_crd(kube: KubeClient) -> None:
-    await install_crds(kube, [EXAMPLE_CRD])
 
 
 def fast_options(**overrides: Any) -> ControllerOptions:
