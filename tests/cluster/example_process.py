@@ -75,8 +75,7 @@ def main(kubeconfig: str, namespace: str, journal_path: Path, identity: str | No
                 journal.write("leading")
 
             async def report_ready() -> None:
-                while not manager.ready or len(manager.addresses) < 2:
-                    await asyncio.sleep(0.05)
+                await asyncio.gather(*(i.wait_synced() for i in manager.informers))  # servers start first
                 journal.write("ready", addresses={k: list(v) for k, v in manager.addresses.items()})
 
             helpers = [asyncio.create_task(announce()), asyncio.create_task(report_ready())]
