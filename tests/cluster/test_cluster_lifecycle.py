@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import socket
 from pathlib import Path
@@ -12,7 +13,8 @@ import pytest
 from headwater.devcluster import process
 from headwater.devcluster.cluster import Cluster, ClusterError, ClusterInfo
 from headwater.devcluster.ports import is_free
-from headwater.runtime.kube import connect
+from headwater.runtime.kube import ConfigError, connect
+from headwater.runtime.kube.remote import RemoteClients
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -41,6 +43,8 @@ async def test_second_cluster_runs_beside_the_first_and_down_frees_everything(
                 nodes = (await kube.list("v1", "Node"))["items"]
                 assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0"]
 
+            await _remote_client_reaches_the_second_cluster(cluster_info, info)
+
             again = second.up(messages.append)  # idempotent: same processes, same server
             assert again.server == info.server
             assert [p.pid for p in again.processes] == [p.pid for p in info.processes]
@@ -62,6 +66,27 @@ async def test_second_cluster_runs_beside_the_first_and_down_frees_everything(
 
     async with connect(cluster_info.kubeconfig) as kube:  # the session's cluster is untouched
         assert (await kube.version())["gitVersion"].startswith("v1.36.")
+
+
+async def _remote_client_reaches_the_second_cluster(first: ClusterInfo, second: ClusterInfo) -> None:
+    """A kubeconfig Secret in the first cluster gives a client of the second (Flux's `kubeConfig`)."""
+    secret = {"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "second-kubeconfig", "namespace": "default"},
+              "data": {"value.yaml": base64.b64encode(second.kubeconfig.read_bytes()).decode()}}
+    async with connect(first.kubeconfig) as kube:
+        await kube.apply(secret, field_manager="tests", force=True)
+        stored = await kube.get("v1", "Secret", "second-kubeconfig", "default")
+        remote = RemoteClients()
+        try:
+            client = await remote.for_secret(stored)
+            assert client is await remote.for_secret(stored)  # cached per content
+            nodes = (await client.list("v1", "Node"))["items"]
+            assert [n["metadata"]["name"] for n in nodes] == ["kwok-node-0"]  # the second cluster has one node
+            with pytest.raises(ConfigError, match="no kubeconfig under key 'other'"):
+                await remote.for_secret(stored, key="other")
+        finally:
+            await remote.close()
+            await kube.delete("v1", "Secret", "second-kubeconfig", "default")
 
 
 def test_component_dying_on_start_fails_up_naming_it_and_cleans_up() -> None:
