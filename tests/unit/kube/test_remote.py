@@ -33,7 +33,8 @@ def test_kubeconfig_key_selection(data: dict[str, str], key: str | None, expecte
 def test_missing_key_names_the_secret_and_the_keys() -> None:
     with pytest.raises(ConfigError) as missing:
         kubeconfig_from_secret(secret(other="x"))
-    assert str(missing.value) == "Secret flux-system/prod-kubeconfig has no kubeconfig under key 'value' or 'value.yaml'"
+    expected = "Secret flux-system/prod-kubeconfig has no kubeconfig under key 'value' or 'value.yaml'"
+    assert str(missing.value) == expected
 
 
 def test_invalid_base64_is_reported_without_the_content() -> None:
