@@ -21,6 +21,7 @@ from typing import Any
 
 from headwater.runtime.kube.client import KubeClient, UnknownKind
 from headwater.runtime.kube.errors import ApiError, ClusterUnreachable, Gone
+from headwater.runtime.options import ControllerOptions
 
 ObjectKey = tuple[str, str]  # (namespace, name); namespace is "" for cluster-scoped objects
 Obj = dict[str, Any]
@@ -127,7 +128,7 @@ class Informer:
     async def run(self) -> None:
         """Keep the cache current until cancelled."""
         backoff = self.min_backoff
-        need_list = True
+        need_list = not self.synced  # a restarted informer resumes its watch from where it stopped
         while True:
             try:
                 if need_list:
@@ -221,6 +222,12 @@ class Informer:
                 keys.discard(key)
                 if not keys:
                     del index[value]
+
+
+def informer_for(kube: KubeClient, api_version: str, kind: str, options: ControllerOptions) -> Informer:
+    """An informer honouring the sharding flags: `--watch-all-namespaces` and `--watch-label-selector`."""
+    return Informer(kube, api_version, kind, namespace=options.watch_namespace(),
+                    label_selector=options.watch_label_selector or None)
 
 
 async def run_until_synced(informer: Informer) -> asyncio.Task[None]:
