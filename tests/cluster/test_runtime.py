@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import FINALIZER
@@ -194,3 +195,40 @@ async def test_deletion_runs_finalize_then_removes_the_finalizer(kube: KubeClien
 
         await wait_for(gone, "the Example to be deleted", timeout=5)
         assert running.reconciler.finalized == [(namespace, "doomed")]
+
+
+@pytest.mark.usefixtures("example_crd")
+async def test_failure_events_reach_kubernetes_and_the_events_address(kube: KubeClient, namespace: str) -> None:
+    received: list[dict[str, Any]] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        options = fast_options(events_addr=f"http://{host}:{port}/")
+        async with RunningController(kube, namespace, options):
+            await kube.create(example("noisy", namespace, interval="10m", terminal=True))
+            await wait_for(lambda: _received(received), "the event payload at --events-addr", timeout=10)
+    finally:
+        await runner.cleanup()
+    payload = received[0]
+    assert payload["involvedObject"] == {"kind": KIND, "namespace": namespace, "name": "noisy",
+                                         "uid": payload["involvedObject"]["uid"], "apiVersion": API_VERSION,
+                                         "resourceVersion": payload["involvedObject"]["resourceVersion"]}
+    assert (payload["severity"], payload["reason"]) == ("error", "InvalidSpec")
+    assert payload["message"] == "terminal is set: this cannot succeed"
+    assert payload["reportingController"] == "example-controller"
+    core = (await kube.list("v1", "Event", namespace, field_selector="involvedObject.name=noisy"))["items"]
+    assert [(e["type"], e["reason"]) for e in core] == [("Warning", "InvalidSpec")]
+
+
+async def _received(received: list[dict[str, Any]]) -> bool:
+    return bool(received)
