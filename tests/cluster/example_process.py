@@ -20,6 +20,7 @@ import click
 from headwater.runtime.controller import Controller, ReconcileContext
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube import connect
+from headwater.runtime.logging import setup_logging
 from headwater.runtime.manager import Manager, run_until_signalled
 from headwater.runtime.options import ControllerOptions, controller_options
 from headwater.runtime.result import Result
@@ -59,6 +60,7 @@ class JournaledReconciler(ExampleReconciler):
 def main(kubeconfig: str, namespace: str, journal_path: Path, identity: str | None, delay: float,
          **params: Any) -> None:
     options = ControllerOptions.from_params(params)
+    setup_logging(options.log_level, options.log_encoding)
     identity = identity or f"example-{os.getpid()}"
     journal = Journal(journal_path, identity)
 

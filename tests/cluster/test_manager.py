@@ -84,7 +84,9 @@ async def test_probes_and_metrics_answer_with_flux_names(
     workers.append(worker)
     addresses = (await started(worker))["addresses"]
     await kube.create(example("measured", namespace, interval="10m"))
+    await kube.create(example("flaky", namespace, interval="10m", failures=1))
     await wait_for(lambda: _ended(worker, "measured"), "the Example to be reconciled", timeout=10)
+    await wait_for(lambda: _ends(worker, "flaky", 2), "a failure and its retry", timeout=10)
 
     assert await asyncio.to_thread(http_get, addresses["health"], "/healthz") == (200, "ok")
     status, _ = await asyncio.to_thread(http_get, addresses["health"], "/readyz")
@@ -96,11 +98,25 @@ async def test_probes_and_metrics_answer_with_flux_names(
                  "workqueue_depth", "workqueue_adds_total"):
         assert name in body, f"{name} missing from /metrics"
     assert f'gotk_reconcile_condition{{kind="Example",name="measured",namespace="{namespace}",' in body
-    assert 'controller_runtime_reconcile_total{controller="example-controller",result="success"} 1.0' in body
+    assert 'controller_runtime_reconcile_total{controller="example-controller",result="success"} 2.0' in body
+    assert 'controller_runtime_reconcile_errors_total{controller="example-controller"} 1.0' in body
+
+    logs = [json.loads(line) for line in worker.journal.with_suffix(".log").read_text().splitlines()
+            if line.startswith("{")]
+    started_line = next(entry for entry in logs if "started 1 controller(s)" in entry["msg"])
+    assert started_line["level"] == "info"
+    assert "ts" in started_line
+    failed = next(entry for entry in logs if entry["msg"].startswith("reconcile failed"))
+    assert (failed["name"], failed["namespace"], failed["controllerKind"]) == ("flaky", namespace, "Example")
+    assert failed["msg"] == "reconcile failed: ExampleFailed: deliberate failure 1"
 
 
 async def _ended(worker: Worker, name: str) -> bool:
     return any(e["name"] == name for e in worker.events("end"))
+
+
+async def _ends(worker: Worker, name: str, count: int) -> bool:
+    return sum(e["name"] == name for e in worker.events("end")) >= count
 
 
 @pytest.mark.usefixtures("example_crd")

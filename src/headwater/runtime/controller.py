@@ -37,6 +37,7 @@ from headwater.runtime.events import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
 from headwater.runtime.informer import Informer, ObjectKey, WatchEvent
 from headwater.runtime.kube.client import KubeClient
 from headwater.runtime.kube.errors import Conflict, KubeError, NotFound
+from headwater.runtime.logging import FieldsAdapter, reconcile_logger
 from headwater.runtime.metrics import DEFAULT as DEFAULT_METRICS
 from headwater.runtime.metrics import FluxMetrics
 from headwater.runtime.options import ControllerOptions
@@ -64,7 +65,7 @@ class ReconcileContext:
     kube: KubeClient
     recorder: EventRecorder
     controller: Controller
-    log: logging.LoggerAdapter[logging.Logger]
+    log: FieldsAdapter
     requested_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -208,7 +209,9 @@ class Controller:
             return
         obj = copy.deepcopy(cached)
         meta = obj["metadata"]
-        log = logging.LoggerAdapter(_log, {"controller": self.name, "name": key[1], "namespace": key[0]})
+        group = obj["apiVersion"].rpartition("/")[0]
+        log = reconcile_logger(_log, controller=self.reconciler.kind.lower(), group=group,
+                               kind=self.reconciler.kind, name=key[1], namespace=key[0])
         requested_at = (meta.get("annotations") or {}).get(REQUESTED_AT)
         ctx = ReconcileContext(obj, self.kube, self.recorder, self, log, requested_at)
 
