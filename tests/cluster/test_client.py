@@ -47,7 +47,7 @@ async def test_discovery_finds_any_kind_and_reports_unknown_ones(kube: KubeClien
     assert "watch" in lease.verbs
     with pytest.raises(UnknownKind, match="no kind 'Nope'"):
         await kube.resource("apps/v1", "Nope")
-    with pytest.raises(UnknownKind, match="no API group/version 'nope.example.com/v1'"):
+    with pytest.raises(UnknownKind, match=r"no API group/version 'nope\.example\.com/v1'"):
         await kube.resource("nope.example.com/v1", "Thing")
 
 
