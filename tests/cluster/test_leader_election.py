@@ -19,7 +19,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from headwater.devcluster.cluster import ClusterInfo
-from headwater.runtime.kube import KubeClient
+from headwater.runtime.kube import Conflict, KubeClient
 from headwater.runtime.leader import (
     JITTER_FACTOR,
     LEASE_API_VERSION,
@@ -295,9 +295,17 @@ async def test_a_leader_whose_lease_is_taken_behind_its_back_steps_down(kube: Ku
     task = asyncio.create_task(elector.run(lead, lambda: stopped.append(True)))
     try:
         await wait_for(lambda: _true_if(elector.is_leader), "the elector to lead", timeout=10)
-        lease = await kube.get(LEASE_API_VERSION, LEASE_KIND, NAME, namespace)
-        now = datetime.now(UTC)
-        await kube.replace({**lease, "spec": lease_spec(LeaderElectionRecord("intruder", 30, now, now, 1))})
+
+        async def take_it() -> bool:
+            lease = await kube.get(LEASE_API_VERSION, LEASE_KIND, NAME, namespace)
+            now = datetime.now(UTC)
+            try:
+                await kube.replace({**lease, "spec": lease_spec(LeaderElectionRecord("intruder", 30, now, now, 1))})
+            except Conflict:  # the leader renewed between our read and write: read again
+                return False
+            return True
+
+        await wait_for(take_it, "another writer to take the Lease", timeout=5, interval=0)
         taken_at = time.monotonic()
         with pytest.raises(LeadershipLost):
             await asyncio.wait_for(task, RENEW + SLACK)
