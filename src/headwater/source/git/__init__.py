@@ -1,0 +1,1 @@
+"""Git access for the source controller: credentials, transports (HTTP, SSH), ls-remote and checkout."""
