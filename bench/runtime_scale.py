@@ -29,6 +29,8 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.cluster.example_reconciler import EXAMPLE_CRD, ExampleReconciler, example  # noqa: E402
+
 from headwater.devcluster.cluster import Cluster  # noqa: E402
 from headwater.devcluster.versions import KUBERNETES  # noqa: E402
 from headwater.runtime.controller import Controller  # noqa: E402
@@ -36,7 +38,6 @@ from headwater.runtime.informer import Informer, run_until_synced, stop  # noqa:
 from headwater.runtime.kube import KubeClient, connect  # noqa: E402
 from headwater.runtime.kube.crds import install_crds  # noqa: E402
 from headwater.runtime.options import ControllerOptions  # noqa: E402
-from tests.cluster.example_reconciler import EXAMPLE_CRD, ExampleReconciler, example  # noqa: E402
 
 
 @dataclass
@@ -131,7 +132,8 @@ HEADER = (
 
 
 def record(rows: list[Figures], command: str) -> None:
-    machine = f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+    memory = psutil.virtual_memory().total / 2**30
+    machine = f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
     text = [
         "",
         f"## Controller runtime at scale ({datetime.now(UTC):%Y-%m-%d})",
