@@ -133,6 +133,7 @@ HEADER = (
 
 def record(rows: list[Figures], command: str) -> None:
     memory = psutil.virtual_memory().total / 2**30
+    memory = psutil.virtual_memory().total / 2**30
     machine = f"{os.cpu_count()} cores, {memory:.0f} GiB, Python {platform.python_version()}"
     text = [
         "",
