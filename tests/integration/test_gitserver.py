@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+import shutil
 import socket
 import ssl
 import stat
@@ -316,6 +317,7 @@ def test_ssh_signed_commit_and_tag_verify(repo_builder: RepoBuilder, git_client:
                           repo.head("HEAD~1"), check=False).returncode != 0
 
 
+@pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed (Debian package gnupg)")
 def test_openpgp_signed_commit_and_tag_verify(repo_builder: RepoBuilder, git_client: GitCli, repo_name: str) -> None:
     signer = repo_builder.gpg_signer()
     assert signer.public_key.startswith("-----BEGIN PGP PUBLIC KEY BLOCK-----")
