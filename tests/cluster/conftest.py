@@ -1,15 +1,88 @@
-"""Fixtures shared by the integration tests."""
+"""Fixtures shared by the integration tests against the cluster.
+
+Besides the cluster fixtures of `tests/conftest.py`, tests here can use the real Git servers of
+`tests/integration/conftest.py` (`repo_builder`, `git_http`, `git_ssh`, `git_http_factory`, `repo_name`)
+and a source controller running in the test process (`source_controller`).
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
+from headwater.api.crdgen import crd_paths
+from headwater.devcluster.ports import PortAllocator
+from headwater.runtime.controller import Controller
 from headwater.runtime.kube import KubeClient
-from headwater.runtime.kube.crds import install_crds
+from headwater.runtime.kube.crds import install_crds, load_manifests
+from headwater.runtime.manager import Manager
+from headwater.runtime.options import ControllerOptions
+from headwater.source.controller import setup as setup_source
+from headwater.source.gitrepository import GitRepositoryReconciler
+from headwater.source.storage import Storage
 from tests.cluster.example_reconciler import EXAMPLE_CRD
+from tests.integration.conftest import (  # noqa: F401  (fixtures, used by name)
+    git_http,
+    git_http_factory,
+    git_ssh,
+    repo_builder,
+    repo_name,
+)
 
 
 @pytest.fixture(scope="session")
 async def example_crd(kube: KubeClient) -> None:
     """The test-only `Example` CRD the example reconciler works on."""
     await install_crds(kube, [EXAMPLE_CRD])
+
+
+@pytest.fixture(scope="session")
+async def flux_crds(kube: KubeClient) -> list[str]:
+    """Our generated Flux CRDs, installed and Established."""
+    return await install_crds(kube, load_manifests(crd_paths()))
+
+
+@dataclass
+class RunningSource:
+    manager: Manager
+    storage_url: str
+
+    @property
+    def controller(self) -> Controller:
+        return self.manager.controllers[0]
+
+    @property
+    def reconciler(self) -> GitRepositoryReconciler:
+        reconciler = self.controller.reconciler
+        assert isinstance(reconciler, GitRepositoryReconciler)
+        return reconciler
+
+    @property
+    def store(self) -> Storage:
+        return self.reconciler.store
+
+
+@pytest.fixture(scope="session")
+async def source_controller(
+    kube: KubeClient, flux_crds: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[RunningSource]:
+    """The source controller (GitRepository) running in this process, watching all namespaces."""
+    port = PortAllocator().allocate()
+    storage: Path = tmp_path_factory.mktemp("storage")
+    settings = {"storage_path": str(storage), "storage_addr": f"127.0.0.1:{port}",
+                "storage_adv_addr": f"127.0.0.1:{port}", "artifact_retention_ttl": "60s",
+                "artifact_retention_records": 2}
+    options = ControllerOptions(concurrent=4, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
+                                max_retry_delay=5.0)
+    manager = Manager("source-controller", kube, options)
+    await setup_source(manager, kube, options, settings)
+    stop = asyncio.Event()
+    task = asyncio.create_task(manager.run(stop))
+    await asyncio.wait_for(manager.leading.wait(), 30)
+    yield RunningSource(manager, f"http://127.0.0.1:{port}")
+    stop.set()
+    await task

@@ -16,9 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from headwater.api.crdgen import crd_paths
 from headwater.runtime.kube import Invalid, KubeClient
-from headwater.runtime.kube.crds import install_crds, load_manifests
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
@@ -121,11 +119,6 @@ def invalid_variants() -> list[Any]:
             cases.append(pytest.param(manifest, boolean, "yes", "must be of type boolean",
                                       id=f"{kind}-wrong-type-{boolean[-1]}"))
     return cases
-
-
-@pytest.fixture(scope="session")
-async def flux_crds(kube: KubeClient) -> list[str]:
-    return await install_crds(kube, load_manifests(crd_paths()))
 
 
 def in_namespace(manifest: dict[str, Any], namespace: str) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from headwater import __version__
 from headwater.cli.lazy import LazyGroup
 
 COMMANDS: dict[str, tuple[str, str]] = {
+    "controller": ("headwater.cli.controller:controller", "Run a controller process (source, …, or all)."),
     "dev": ("headwater.cli.dev:dev", "Run a local Kubernetes control plane and the demo."),
 }
 

@@ -63,6 +63,12 @@ class Manager:
         self.addresses: dict[str, tuple[str, int]] = {}
         self._runners: list[web.AppRunner] = []
         self._informer_tasks: list[asyncio.Task[None]] = []
+        self._extra_apps: dict[str, tuple[str, web.Application]] = {}
+
+    def add_server(self, label: str, address: str, app: web.Application) -> None:
+        """Serve another HTTP app for the process's whole life (e.g. the artifact server), on every
+        replica, leader or not."""
+        self._extra_apps[label] = (address, app)
 
     def add_informer(self, informer: Informer) -> Informer:
         if informer not in self.informers:
@@ -148,6 +154,7 @@ class Manager:
         apps: dict[str, tuple[str, web.Application]] = {
             "metrics": (self.options.metrics_addr, make_metrics_app(REGISTRY)),
             "health": (self.options.health_addr, make_health_app(readiness={"informers-synced": lambda: self.ready})),
+            **self._extra_apps,
         }
         for label, (address, app) in apps.items():
             if not address or address == "0":  # Flux disables an endpoint with "0"

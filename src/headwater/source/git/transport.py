@@ -91,16 +91,17 @@ def _http_client(base: str, auth: GitAuth, proxy: ProxyConfig | None, tmp: Path,
         context.load_cert_chain(str(cert), str(key))
     pool: urllib3.PoolManager
     urllib3_timeout = urllib3.Timeout(connect=min(timeout, 30.0), read=timeout)
-    if proxy is not None:
-        headers = urllib3.make_headers(proxy_basic_auth=f"{proxy.username}:{proxy.password or ''}") \
-            if proxy.username else None
-        pool = urllib3.ProxyManager(proxy.address, proxy_headers=headers, ssl_context=context,
-                                    timeout=urllib3_timeout, retries=False)
-    else:
-        pool = urllib3.PoolManager(ssl_context=context, timeout=urllib3_timeout, retries=False)
+    # The bearer token rides on the pool's default headers: dulwich (1.2.21) accepts `extra_headers` but
+    # never sends them. Redirects are not followed (`retries=False`), so it only reaches this origin.
     headers = {"Authorization": f"Bearer {auth.bearer_token}"} if auth.bearer_token else None
-    return HttpGitClient(base, pool_manager=pool, username=auth.username, password=auth.password,
-                         extra_headers=headers, quiet=True)
+    if proxy is not None:
+        proxy_headers = urllib3.make_headers(proxy_basic_auth=f"{proxy.username}:{proxy.password or ''}") \
+            if proxy.username else None
+        pool = urllib3.ProxyManager(proxy.address, headers=headers, proxy_headers=proxy_headers,
+                                    ssl_context=context, timeout=urllib3_timeout, retries=False)
+    else:
+        pool = urllib3.PoolManager(headers=headers, ssl_context=context, timeout=urllib3_timeout, retries=False)
+    return HttpGitClient(base, pool_manager=pool, username=auth.username, password=auth.password, quiet=True)
 
 
 def _ssh_client(

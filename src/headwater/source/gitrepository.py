@@ -1,0 +1,285 @@
+"""The GitRepository reconciler: a Git ref in, a versioned tar.gz artifact out.
+
+Every reconcile asks the remote for its refs (one small request) and resolves `spec.ref` against them.
+When the resolved revision is the stored artifact's, and nothing else that shapes the artifact changed
+(ignore rules, includes, sparse checkout, submodules, verification), the reconcile ends there: no clone,
+no archive, no status write. Otherwise it fetches exactly that ref (shallow), checks it out, verifies
+signatures when asked, copies included artifacts in, packs the tree reproducibly, stores it, and reports
+the new artifact in status and in a `NewArtifact` event, as Flux's source-controller does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from headwater.runtime import conditions as cond
+from headwater.runtime.controller import ReconcileContext
+from headwater.runtime.events import EVENT_TYPE_NORMAL
+from headwater.runtime.informer import Informer
+from headwater.runtime.kube import KubeClient, NotFound
+from headwater.runtime.result import ReconcileError, Result, TerminalError
+from headwater.source import revision as rev
+from headwater.source.fetch import extract_archive
+from headwater.source.git.auth import GitAuthError, ProxyConfig, auth_from_secret, proxy_from_secret, secret_values
+from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote
+from headwater.source.git.transport import GitError, open_remote
+from headwater.source.git.verify import VerificationError, normalise_mode, verify
+from headwater.source.gitref import FetchPlan, GitRefError, InvalidSemverRangeError, resolve_ref
+from headwater.source.ignore import tree_matcher
+from headwater.source.storage import Artifact, ObjectRef, Storage, StorageError
+
+API_VERSION = "source.toolkit.fluxcd.io/v1"
+KIND = "GitRepository"
+DEFAULT_TIMEOUT = 60.0
+
+
+class GitRepositoryReconciler:
+    api_version = API_VERSION
+    kind = KIND
+
+    def __init__(self, kube: KubeClient, store: Storage, informer: Informer,
+                 *, no_cross_namespace_refs: bool = False) -> None:
+        self.kube = kube
+        self.store = store
+        self.informer = informer
+        self.no_cross_namespace_refs = no_cross_namespace_refs
+        self.fetches = 0  # full fetches made (benchmarks and tests count them)
+        self.ls_remotes = 0
+
+    # -- the reconcile -----------------------------------------------------------------------------
+
+    async def reconcile(self, ctx: ReconcileContext) -> Result:
+        obj, spec, conds, gen = ctx.obj, ctx.obj["spec"], ctx.conditions, ctx.generation
+        namespace = obj["metadata"]["namespace"]
+        url = str(spec["url"])
+        timeout = _seconds(spec.get("timeout"), DEFAULT_TIMEOUT)
+        auth = await self._auth(namespace, spec, url)
+        proxy = await self._proxy(namespace, spec)
+
+        try:
+            refs = await asyncio.wait_for(asyncio.to_thread(self._ls_remote, url, auth, proxy, timeout), timeout)
+            plan = resolve_ref(refs, spec.get("ref"))
+        except InvalidSemverRangeError as err:
+            raise TerminalError("GitOperationFailed", str(err)) from err
+        except (GitError, GitRefError, TimeoutError) as err:
+            raise self._fetch_failed(ctx, err) from err
+        includes = self._includes(ctx)
+        shaping = _shaping_inputs(spec, includes)
+
+        artifact = (obj.get("status") or {}).get("artifact")
+        if artifact and rev.same_revision(artifact.get("revision"), plan.revision) \
+                and self.store.exists(Artifact.from_dict(artifact)) and _observed_shaping(obj["status"]) == shaping:
+            self._mark_stored(ctx, plan.revision)
+            return Result()
+
+        message = f"building artifact: new upstream revision '{plan.revision}'"
+        cond.mark_true(conds, cond.ARTIFACT_OUTDATED_CONDITION, "NewRevision",
+                       f"new upstream revision '{plan.revision}'", generation=gen)
+        await ctx.progress(message)
+        with tempfile.TemporaryDirectory(prefix="hw-gitrepo-") as tmp:
+            checkout = Path(tmp, "checkout")
+            try:
+                commit = await asyncio.wait_for(
+                    asyncio.to_thread(self._fetch, url, auth, proxy, timeout, plan, checkout, Path(tmp, "repo"),
+                                      spec.get("sparseCheckout")),
+                    timeout)
+            except (GitError, TimeoutError) as err:
+                raise self._fetch_failed(ctx, err) from err
+            await self._verify(ctx, commit)
+            for include, source in includes:
+                await asyncio.to_thread(self._copy_include, include, source, checkout)
+            ref = ObjectRef(KIND, namespace, obj["metadata"]["name"])
+            async with self.store.lock(ref):
+                stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout,
+                                                 spec.get("ignore"))
+        status = ctx.status
+        status["artifact"] = stored.to_dict()
+        status.pop("url", None)  # GitRepository v1 has no status.url (Flux removed the latest link)
+        for key in SHAPING_KEYS:
+            status.pop(key, None)
+        status.update(shaping)
+        cond.delete(conds, cond.ARTIFACT_OUTDATED_CONDITION)
+        self._mark_stored(ctx, plan.revision)
+        subject = rev.commit_short_message(commit.message)
+        message = (f"stored artifact for commit '{subject}'" if subject
+                   else f"stored artifact for revision '{plan.revision}'")
+        ctx.event(EVENT_TYPE_NORMAL, "NewArtifact", message, {"revision": plan.revision, "digest": stored.digest})
+        return Result()
+
+    async def finalize(self, ctx: ReconcileContext) -> None:
+        meta = ctx.obj["metadata"]
+        ref = ObjectRef(KIND, meta["namespace"], meta["name"])
+        async with self.store.lock(ref):
+            await asyncio.to_thread(self.store.remove_all, ref)
+
+    def _store(self, ref: ObjectRef, revision: str, sha: str, checkout: Path, ignore: str | None) -> Artifact:
+        """Archive the checkout as `<commit>.tar.gz`, then collect the object's old artifacts."""
+        try:
+            artifact = self.store.new_artifact(ref, revision, f"{sha}.tar.gz")
+            stored = self.store.archive(artifact, checkout, tree_matcher(checkout, ignore))
+            self.store.garbage_collect(stored)
+        except (StorageError, OSError) as err:
+            raise ReconcileError("ArchiveOperationFailed", f"failed to store the artifact: {err}") from err
+        return stored
+
+    # -- steps -------------------------------------------------------------------------------------
+
+    def _ls_remote(self, url: str, auth: Any, proxy: ProxyConfig | None, timeout: float) -> dict[str, str]:
+        self.ls_remotes += 1
+        with open_remote(url, auth, proxy=proxy, timeout=timeout) as remote:
+            return ls_remote(remote)
+
+    def _fetch(self, url: str, auth: Any, proxy: ProxyConfig | None, timeout: float, plan: FetchPlan,
+               checkout: Path, workdir: Path, sparse: list[str] | None) -> CommitInfo:
+        self.fetches += 1
+        want = plan.tag_object or plan.commit
+        with open_remote(url, auth, proxy=proxy, timeout=timeout) as remote:
+            if plan.fetch_ref is None or plan.checkout_commit:
+                return self._fetch_commit(remote, plan, checkout, workdir, sparse)
+            return fetch_checkout(remote, want, None, checkout, workdir, sparse=sparse)
+
+    @staticmethod
+    def _fetch_commit(remote: Any, plan: FetchPlan, checkout: Path, workdir: Path,
+                      sparse: list[str] | None) -> CommitInfo:
+        refs = ls_remote(remote)
+        tip = refs.get(plan.fetch_ref) if plan.fetch_ref else None
+        if tip is None:  # no branch given: the commit must be reachable from the default branch's history
+            tip = refs.get("HEAD") or next((sha for name, sha in refs.items() if name.startswith("refs/heads/")), "")
+        return fetch_checkout(remote, tip, plan.commit, checkout, workdir, shallow=False, sparse=sparse)
+
+    async def _verify(self, ctx: ReconcileContext, commit: CommitInfo) -> None:
+        spec, conds, gen = ctx.obj["spec"], ctx.conditions, ctx.generation
+        verification = spec.get("verify")
+        if not verification:
+            cond.delete(conds, cond.SOURCE_VERIFIED_CONDITION)
+            ctx.status.pop("sourceVerificationMode", None)
+            return
+        mode = normalise_mode(verification.get("mode"))
+        secret = await self._secret(ctx.obj["metadata"]["namespace"], verification["secretRef"]["name"],
+                                    "verification", "VerificationError")
+        try:
+            checked = await asyncio.to_thread(verify, commit, mode, secret_values(secret))
+        except VerificationError as err:
+            cond.mark_false(conds, cond.SOURCE_VERIFIED_CONDITION, "VerificationError", str(err), generation=gen)
+            raise ReconcileError("VerificationError", str(err)) from err
+        message = "verified signature of " + " and ".join(f"{c.what} with key '{c.fingerprint}'" for c in checked)
+        cond.mark_true(conds, cond.SOURCE_VERIFIED_CONDITION, "Succeeded", message, generation=gen)
+        ctx.status["sourceVerificationMode"] = mode
+
+    def _includes(self, ctx: ReconcileContext) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        namespace, conds = ctx.obj["metadata"]["namespace"], ctx.conditions
+        found = []
+        for include in ctx.obj["spec"].get("include") or []:
+            name = include["repository"]["name"]
+            source = self.informer.get((namespace, name))
+            artifact = ((source or {}).get("status") or {}).get("artifact")
+            if source is None or not artifact:
+                message = f"could not get include '{namespace}/{name}': " + (
+                    "GitRepository not found" if source is None else "it has no artifact yet")
+                cond.mark_true(conds, cond.INCLUDE_UNAVAILABLE_CONDITION, "NoSourceArtifact", message,
+                               generation=ctx.generation)
+                raise ReconcileError("NoSourceArtifact", message)
+            found.append((include, source))
+        cond.delete(conds, cond.INCLUDE_UNAVAILABLE_CONDITION)
+        return found
+
+    def _copy_include(self, include: dict[str, Any], source: dict[str, Any], checkout: Path) -> None:
+        to_path = (include.get("toPath") or include["repository"]["name"]).strip("/")
+        from_path = (include.get("fromPath") or "").strip("/")
+        target = _inside(checkout, to_path)
+        with tempfile.TemporaryDirectory(prefix="hw-include-") as tmp:
+            artifact = Artifact.from_dict(source["status"]["artifact"])
+            extracted = Path(tmp, "content")
+            with self.store.local_path(artifact.path).open("rb") as archive:
+                extract_archive(archive, extracted)
+            origin = _inside(extracted, from_path)
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(origin, target, symlinks=False, ignore_dangling_symlinks=True)
+
+    def _mark_stored(self, ctx: ReconcileContext, revision: str) -> None:
+        conds, gen = ctx.conditions, ctx.generation
+        message = f"stored artifact for revision '{revision}'"
+        cond.delete(conds, cond.FETCH_FAILED_CONDITION)
+        cond.delete(conds, cond.STORAGE_OPERATION_FAILED_CONDITION)
+        cond.mark_true(conds, cond.ARTIFACT_IN_STORAGE_CONDITION, "Succeeded", message, generation=gen)
+        cond.mark_ready(conds, message, "Succeeded", generation=gen)
+
+    def _fetch_failed(self, ctx: ReconcileContext, err: Exception) -> ReconcileError:
+        """Record FetchFailed and return the error to raise (Ready=False with the same reason)."""
+        reason = getattr(err, "reason", "GitOperationFailed")
+        message = str(err) if not isinstance(err, TimeoutError) else "Git operation timed out (spec.timeout)"
+        cond.mark_true(ctx.conditions, cond.FETCH_FAILED_CONDITION, reason, message, generation=ctx.generation)
+        return ReconcileError(reason, message)
+
+    # -- Secrets -----------------------------------------------------------------------------------
+
+    async def _secret(self, namespace: str, name: str, purpose: str, reason: str) -> dict[str, Any]:
+        try:
+            return await self.kube.get("v1", "Secret", name, namespace)
+        except NotFound as err:
+            raise ReconcileError(reason, f"failed to get {purpose} secret '{namespace}/{name}': not found") from err
+
+    async def _auth(self, namespace: str, spec: dict[str, Any], url: str) -> Any:
+        secret = None
+        if spec.get("secretRef"):
+            secret = await self._secret(namespace, spec["secretRef"]["name"], "auth", "AuthenticationFailed")
+        try:
+            return auth_from_secret(url, secret)
+        except GitAuthError as err:
+            raise TerminalError("AuthenticationFailed", str(err)) from err
+
+    async def _proxy(self, namespace: str, spec: dict[str, Any]) -> ProxyConfig | None:
+        if not spec.get("proxySecretRef"):
+            return None
+        secret = await self._secret(namespace, spec["proxySecretRef"]["name"], "proxy", "AuthenticationFailed")
+        try:
+            return proxy_from_secret(secret)
+        except GitAuthError as err:
+            raise TerminalError("AuthenticationFailed", str(err)) from err
+
+
+def _shaping_inputs(spec: dict[str, Any], includes: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+    """Everything besides the commit that decides the artifact's content, as Flux records it in status."""
+    shaping: dict[str, Any] = {}
+    if spec.get("ignore") is not None:
+        shaping["observedIgnore"] = spec["ignore"]
+    if spec.get("recurseSubmodules"):
+        shaping["observedRecurseSubmodules"] = True
+    if spec.get("include"):
+        shaping["observedInclude"] = spec["include"]
+        shaping["includedArtifacts"] = [src["status"]["artifact"] for _, src in includes]
+    if spec.get("sparseCheckout"):
+        shaping["observedSparseCheckout"] = spec["sparseCheckout"]
+    if spec.get("verify"):
+        shaping["sourceVerificationMode"] = normalise_mode(spec["verify"].get("mode"))
+    return shaping
+
+
+SHAPING_KEYS = ("observedIgnore", "observedRecurseSubmodules", "observedInclude", "includedArtifacts",
+                "observedSparseCheckout", "sourceVerificationMode")
+
+
+def _observed_shaping(status: dict[str, Any]) -> dict[str, Any]:
+    return {k: status[k] for k in SHAPING_KEYS if k in status and status[k] not in (None, False, [])}
+
+
+def _inside(root: Path, relative: str) -> Path:
+    target = (root / relative).resolve()
+    if target != root.resolve() and root.resolve() not in target.parents:
+        raise ReconcileError("InvalidPath", f"path {relative!r} points outside the artifact")
+    return target
+
+
+def _seconds(text: Any, default: float) -> float:
+    from headwater.api.duration import DurationError, parse_duration
+
+    try:
+        return parse_duration(str(text)).seconds if text else default
+    except DurationError:
+        return default
+
