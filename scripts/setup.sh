@@ -16,6 +16,7 @@ command -v git >/dev/null || need_apt+=(git)
 command -v make >/dev/null || need_apt+=(make)
 [ -x /usr/sbin/sshd ] || need_apt+=(openssh-server)   # the Git-over-SSH test server
 command -v ssh >/dev/null || need_apt+=(openssh-client)
+command -v gpg >/dev/null || need_apt+=(gnupg)             # OpenPGP commit signatures (verify)
 [ -x /usr/lib/git-core/git-http-backend ] || need_apt+=(git)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

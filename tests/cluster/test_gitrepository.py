@@ -305,3 +305,97 @@ async def test_deletion_removes_artifacts_and_gc_keeps_two(
         return not directory.exists() and await kube.get_or_none(API, "GitRepository", "churn", namespace) is None
 
     await wait_for(removed, "the artifacts to be removed with the object")
+
+
+@pytest.mark.usefixtures("source_controller")
+async def test_signed_commits_verify_and_unsigned_ones_produce_no_artifact(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+) -> None:
+    ssh_signer = repo_builder.ssh_signer()
+    pgp_signer = repo_builder.gpg_signer()
+    repo = repo_builder.create(repo_name, FILES, signer=ssh_signer)
+    signed = repo.head("main")
+    repo.branch("pgp")
+    pgp_signed = repo.commit({"pgp": "1"}, "pgp-signed", branch="pgp", signer=pgp_signer)
+    repo.branch("unsigned")
+    repo.commit({"x": "1"}, "not signed", branch="unsigned")
+    repo.tag("v1.0.0", ref="refs/heads/main", message="signed release", signer=ssh_signer)
+    await kube.create(secret("keys", namespace, **{"author.sshpub": ssh_signer.key.public_key,
+                                                   "release.asc": pgp_signer.public_key}))
+    url = git_http.url(repo_name)
+    verify = {"secretRef": {"name": "keys"}}
+    await kube.create(git_repository("ssh-signed", namespace, url, ref={"branch": "main"}, verify=verify))
+    await kube.create(git_repository("pgp-signed", namespace, url, ref={"branch": "pgp"}, verify=verify))
+    await kube.create(git_repository("tag-signed", namespace, url, ref={"tag": "v1.0.0"},
+                                     verify={"mode": "TagAndHEAD", "secretRef": {"name": "keys"}}))
+    await kube.create(git_repository("unsigned", namespace, url, ref={"branch": "unsigned"}, verify=verify))
+
+    for name, revision in (("ssh-signed", f"main@sha1:{signed}"), ("pgp-signed", f"pgp@sha1:{pgp_signed}"),
+                           ("tag-signed", f"v1.0.0@sha1:{signed}")):
+        obj = await ready(kube, namespace, name, revision)
+        conds = obj["status"]["conditions"]
+        assert cond.is_true(conds, "SourceVerified"), name
+        assert cond.get_message(conds, "SourceVerified").startswith("verified signature of ")
+    assert (await get_repo(kube, namespace, "tag-signed"))["status"]["sourceVerificationMode"] == "TagAndHEAD"
+    obj = await failing(kube, namespace, "unsigned")
+    conds = obj["status"]["conditions"]
+    assert cond.is_false(conds, "SourceVerified")
+    assert cond.get_reason(conds, "Ready") == "VerificationError"
+    assert "is not signed" in cond.get_message(conds, "Ready")
+    assert "artifact" not in obj["status"], "an unverified commit must not become an artifact"
+
+
+@pytest.mark.usefixtures("source_controller")
+async def test_include_and_submodules_and_a_change_in_an_included_repository_rebuilds(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+    tmp_path: Path,
+) -> None:
+    library = repo_builder.create(f"lib-{repo_name}", {"lib/base.yaml": "kind: Namespace\n"})
+    shared = repo_builder.create(f"shared-{repo_name}", {"config/common.yaml": "kind: ConfigMap\n"})
+    app = repo_builder.create(repo_name, FILES)
+    app.add_submodule("vendor/lib", library, url=git_http.url(f"lib-{repo_name}"))
+    await kube.create(git_repository("shared", namespace, git_http.url(f"shared-{repo_name}"),
+                                     ref={"branch": "main"}))
+    await kube.create(git_repository("app", namespace, git_http.url(repo_name), ref={"branch": "main"},
+                                     recurseSubmodules=True,
+                                     include=[{"repository": {"name": "shared"}, "fromPath": "config",
+                                               "toPath": "included"}]))
+    await ready(kube, namespace, "shared")
+    obj = await ready(kube, namespace, "app", f"main@sha1:{app.head('main')}")
+    files = await listing(obj["status"]["artifact"], tmp_path / "one")
+    assert files == ["README.md", "deploy/app.yaml", "included/common.yaml", "vendor/lib/lib/base.yaml"]
+    assert obj["status"]["observedRecurseSubmodules"] is True
+    assert [a["revision"] for a in obj["status"]["includedArtifacts"]] == [f"main@sha1:{shared.head('main')}"]
+
+    shared.commit({"config/extra.yaml": "kind: Secret\n"}, "more shared config")
+    await request(kube, namespace, "shared", "bump")
+
+    async def rebuilt() -> dict[str, Any] | None:
+        found = await get_repo(kube, namespace, "app")
+        included = found["status"].get("includedArtifacts") or [{}]
+        return found if included[0].get("revision") == f"main@sha1:{shared.head('main')}" else None
+
+    obj = await wait_for(rebuilt, "the including repository to rebuild when the included one changes")
+    files = await listing(obj["status"]["artifact"], tmp_path / "two")
+    assert "included/extra.yaml" in files
+
+
+@pytest.mark.usefixtures("source_controller")
+async def test_custom_ca_and_client_certificate(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http_factory: Any, repo_name: str,
+) -> None:
+    repo = repo_builder.create(repo_name, FILES)
+    server = git_http_factory(tls=True, client_cert_required=True)
+    tls = server.tls
+    await kube.create(secret("mtls", namespace, **{"ca.crt": tls.ca_pem, "tls.crt": tls.client.cert.read_bytes(),
+                                                   "tls.key": tls.client.key.read_bytes()}))
+    await kube.create(secret("ca-only", namespace, **{"ca.crt": tls.ca_pem}))
+    await kube.create(git_repository("mtls", namespace, server.url(repo_name), ref={"branch": "main"},
+                                     secretRef={"name": "mtls"}))
+    await kube.create(git_repository("no-client-cert", namespace, server.url(repo_name), ref={"branch": "main"},
+                                     secretRef={"name": "ca-only"}))
+    await kube.create(git_repository("unknown-ca", namespace, server.url(repo_name), ref={"branch": "main"}))
+    await ready(kube, namespace, "mtls", f"main@sha1:{repo.head('main')}")
+    await failing(kube, namespace, "no-client-cert")
+    obj = await failing(kube, namespace, "unknown-ca")
+    assert "certificate verify failed" in cond.get_message(obj["status"]["conditions"], "Ready").lower()

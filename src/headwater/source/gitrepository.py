@@ -25,7 +25,7 @@ from headwater.runtime.result import ReconcileError, Result, TerminalError
 from headwater.source import revision as rev
 from headwater.source.fetch import extract_archive
 from headwater.source.git.auth import GitAuthError, ProxyConfig, auth_from_secret, proxy_from_secret, secret_values
-from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote
+from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote, submodule_urls
 from headwater.source.git.transport import GitError, open_remote
 from headwater.source.git.verify import VerificationError, normalise_mode, verify
 from headwater.source.gitref import FetchPlan, GitRefError, InvalidSemverRangeError, resolve_ref
@@ -35,6 +35,7 @@ from headwater.source.storage import Artifact, ObjectRef, Storage, StorageError
 API_VERSION = "source.toolkit.fluxcd.io/v1"
 KIND = "GitRepository"
 DEFAULT_TIMEOUT = 60.0
+MAX_SUBMODULE_DEPTH = 5
 
 
 class GitRepositoryReconciler:
@@ -85,7 +86,7 @@ class GitRepositoryReconciler:
             try:
                 commit = await asyncio.wait_for(
                     asyncio.to_thread(self._fetch, url, auth, proxy, timeout, plan, checkout, Path(tmp, "repo"),
-                                      spec.get("sparseCheckout")),
+                                      spec.get("sparseCheckout"), bool(spec.get("recurseSubmodules"))),
                     timeout)
             except (GitError, TimeoutError) as err:
                 raise self._fetch_failed(ctx, err) from err
@@ -134,13 +135,33 @@ class GitRepositoryReconciler:
             return ls_remote(remote)
 
     def _fetch(self, url: str, auth: Any, proxy: ProxyConfig | None, timeout: float, plan: FetchPlan,
-               checkout: Path, workdir: Path, sparse: list[str] | None) -> CommitInfo:
+               checkout: Path, workdir: Path, sparse: list[str] | None, recurse: bool) -> CommitInfo:
         self.fetches += 1
         want = plan.tag_object or plan.commit
         with open_remote(url, auth, proxy=proxy, timeout=timeout) as remote:
             if plan.fetch_ref is None or plan.checkout_commit:
-                return self._fetch_commit(remote, plan, checkout, workdir, sparse)
-            return fetch_checkout(remote, want, None, checkout, workdir, sparse=sparse)
+                commit = self._fetch_commit(remote, plan, checkout, workdir, sparse)
+            else:
+                commit = fetch_checkout(remote, want, None, checkout, workdir, sparse=sparse)
+        if recurse:
+            self._fetch_submodules(url, auth, proxy, timeout, commit, checkout, workdir)
+        return commit
+
+    def _fetch_submodules(self, url: str, auth: Any, proxy: ProxyConfig | None, timeout: float,
+                          commit: CommitInfo, checkout: Path, workdir: Path, depth: int = 0) -> None:
+        """Check out each submodule at its pinned commit, with the parent's credentials (as Flux does)."""
+        if depth > MAX_SUBMODULE_DEPTH:
+            raise GitError(f"submodules nest deeper than {MAX_SUBMODULE_DEPTH} levels")
+        urls = submodule_urls(checkout / ".gitmodules", url)
+        for index, (path, sha) in enumerate(commit.submodules):
+            sub_url = urls.get(path)
+            if sub_url is None:
+                raise GitError(f"submodule {path!r} has no URL in .gitmodules")
+            target = checkout / path
+            with open_remote(sub_url, auth, proxy=proxy, timeout=timeout) as remote:
+                tip = ls_remote(remote).get("HEAD", "")
+                nested = fetch_checkout(remote, tip, sha, target, workdir / f"sub-{depth}-{index}", shallow=False)
+            self._fetch_submodules(sub_url, auth, proxy, timeout, nested, target, workdir, depth + 1)
 
     @staticmethod
     def _fetch_commit(remote: Any, plan: FetchPlan, checkout: Path, workdir: Path,

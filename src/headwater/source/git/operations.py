@@ -18,9 +18,11 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import urllib3.exceptions
 from dulwich.client import HTTPProxyUnauthorized, HTTPUnauthorized
+from dulwich.config import ConfigFile, parse_submodules
 from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 from dulwich.objects import Commit, ObjectID, Tag
 from dulwich.refs import Ref
@@ -40,6 +42,7 @@ class CommitInfo:
     signed_payload: bytes  # the commit object without its signature, as signers signed it
     tag: TagInfo | None = None
     skipped_links: tuple[str, ...] = field(default=())
+    submodules: tuple[tuple[str, str], ...] = field(default=())  # (path, pinned commit) of each gitlink
 
     @property
     def subject(self) -> str:
@@ -91,7 +94,7 @@ def fetch_checkout(
         target = repo[commit.encode()] if commit else obj
         if not isinstance(target, Commit):
             raise GitError(f"{commit or want} is not a commit")
-        skipped = write_tree(repo, target.tree, dest, sparse)
+        skipped, submodules = write_tree(repo, target.tree, dest, sparse)
         return CommitInfo(
             sha=target.id.decode(),
             message=target.message.decode(errors="replace"),
@@ -100,6 +103,7 @@ def fetch_checkout(
             signed_payload=_commit_payload(target),
             tag=tag,
             skipped_links=tuple(skipped),
+            submodules=tuple(submodules),
         )
     except KeyError as err:
         raise GitError(f"commit {commit} not found in {remote.display} (not reachable from the fetched ref)") from err
@@ -107,11 +111,15 @@ def fetch_checkout(
         repo.close()
 
 
-def write_tree(repo: Repo, tree_id: bytes, dest: Path, sparse: list[str] | None = None) -> list[str]:
-    """Write a tree's files under `dest`; return the symlinks skipped because they escape it."""
+def write_tree(
+    repo: Repo, tree_id: bytes, dest: Path, sparse: list[str] | None = None
+) -> tuple[list[str], list[tuple[str, str]]]:
+    """Write a tree's files under `dest`; return the symlinks skipped because they escape it, and the
+    submodules (path, pinned commit), whose directories are left empty."""
     dest.mkdir(parents=True, exist_ok=True)
     prefixes = [p.strip("/") + "/" for p in sparse or [] if p.strip("/")]
     skipped: list[str] = []
+    submodules: list[tuple[str, str]] = []
     for entry in repo.object_store.iter_tree_contents(ObjectID(tree_id)):
         path = entry.path.decode()
         if prefixes and not any(path.startswith(prefix) for prefix in prefixes):
@@ -120,6 +128,7 @@ def write_tree(repo: Repo, tree_id: bytes, dest: Path, sparse: list[str] | None 
         mode = entry.mode
         if mode == SUBMODULE_MODE:
             target.mkdir(parents=True, exist_ok=True)
+            submodules.append((path, entry.sha.decode()))
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         blob = repo[entry.sha]
@@ -133,7 +142,24 @@ def write_tree(repo: Repo, tree_id: bytes, dest: Path, sparse: list[str] | None 
             continue
         target.write_bytes(blob.as_raw_string())
         target.chmod(0o755 if mode & 0o111 else 0o644)
-    return skipped
+    return skipped, submodules
+
+
+def submodule_urls(gitmodules: Path, parent_url: str) -> dict[str, str]:
+    """`{path: URL}` from a checked-out `.gitmodules`; relative URLs resolve against the parent's URL."""
+    if not gitmodules.is_file():
+        return {}
+    config = ConfigFile.from_path(str(gitmodules))
+    return {path.decode(): resolve_submodule_url(parent_url, url.decode())
+            for path, url, _name in parse_submodules(config)}
+
+
+def resolve_submodule_url(parent_url: str, url: str) -> str:
+    """`../lib.git` next to `http://host/org/app.git` is `http://host/org/lib.git`, as Git resolves it."""
+    if not url.startswith(("./", "../")):
+        return url
+    parts = urlsplit(parent_url)
+    return parts._replace(path=posixpath.normpath(posixpath.join(parts.path, url))).geturl()
 
 
 def _commit_payload(commit: Commit) -> bytes:
