@@ -1,1 +1,4 @@
-"""headwater.apply."""
+"""Server-side apply of a set of manifests: stages, drift detection, inventory, pruning, health.
+
+Shared by the kustomize controller (and later the helm controller's drift correction).
+"""
