@@ -76,15 +76,24 @@ def generate_kustomization(directory: Path) -> dict[str, Any]:
             if entry.is_symlink():
                 continue
             if entry.is_dir():
-                if kustomization_file(entry) is not None:
-                    resources.append(entry.relative_to(directory).as_posix())
-                else:
+                nested = kustomization_file(entry)
+                if nested is None:
                     visit(entry)
+                elif _kind_of(nested) != "Component":  # components are referenced, never listed
+                    resources.append(entry.relative_to(directory).as_posix())
             elif entry.suffix in MANIFEST_SUFFIXES and _is_manifest(entry):
                 resources.append(entry.relative_to(directory).as_posix())
 
     visit(directory)
     return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources}
+
+
+def _kind_of(kustomization: Path) -> str:
+    try:
+        doc = yaml.safe_load(kustomization.read_text()) or {}
+    except yaml.YAMLError:
+        return ""
+    return str(doc.get("kind") or "Kustomization") if isinstance(doc, dict) else ""
 
 
 def _is_manifest(path: Path) -> bool:
@@ -151,7 +160,9 @@ def build(root: Path, spec: dict[str, Any], *, no_remote_bases: bool = False, ti
         target = existing
     if spec.get("components") and spec.get("ignoreMissingComponents"):
         spec = {**spec, "components": [c for c in spec["components"] if (directory / c).exists()]}
-    target.write_text(yaml.safe_dump(apply_overlay(kustomization, spec), sort_keys=False))
+    # JSON is valid YAML and quotes every string: PyYAML would write `y` or `on` bare, which kustomize's
+    # YAML 1.1 parser reads as booleans.
+    target.write_text(json.dumps(apply_overlay(kustomization, spec), indent=2))
     if no_remote_bases:
         refuse_remote_bases(root)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "KUSTOMIZE_PLUGIN_HOME": "/dev/null"}

@@ -1,0 +1,121 @@
+"""The build step with the real kustomize: generated kustomizations, overlay fields, confinement, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from headwater.kustomize.build import BuildCache, BuildError, build, build_key, generate_kustomization
+
+pytestmark = pytest.mark.unit
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: web, image: "nginx:1.0"}]}
+"""
+
+
+def tree(root: Path, files: dict[str, str]) -> Path:
+    for name, content in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return root
+
+
+def names(objects: list[dict[str, Any]]) -> list[str]:
+    return sorted(f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}" for o in objects)
+
+
+def test_generated_kustomization_lists_manifests_and_nested_kustomizations(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "apps/web.yaml": DEPLOYMENT,
+        "apps/notes.yaml": "just: data\n",
+        "apps/readme.md": "# docs\n",
+        "apps/nested/kustomization.yaml": "resources: [cm.yaml]\n",
+        "apps/nested/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cfg}\n",
+        "apps/nested/ignored.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: not-listed}\n",
+    })
+    assert generate_kustomization(tmp_path / "apps")["resources"] == ["nested", "web.yaml"]
+    assert names(build(tmp_path, {"path": "apps"})) == ["ConfigMap//cfg", "Deployment//web"]
+
+
+def test_overlay_fields_are_applied(tmp_path: Path) -> None:
+    tree(tmp_path, {"kustomization.yaml": "resources: [web.yaml]\ncommonLabels: {}\n", "web.yaml": DEPLOYMENT})
+    spec = {"targetNamespace": "prod", "namePrefix": "a-", "nameSuffix": "-z",
+            "commonMetadata": {"labels": {"team": "x"}, "annotations": {"owner": "y"}},
+            "images": [{"name": "nginx", "newTag": "2.0"}],
+            "patches": [{"patch": "- op: replace\n  path: /spec/replicas\n  value: 3\n",
+                         "target": {"kind": "Deployment"}}]}
+    [deployment] = build(tmp_path, spec)
+    assert deployment["metadata"]["name"] == "a-web-z"
+    assert deployment["metadata"]["namespace"] == "prod"
+    assert deployment["metadata"]["labels"] == {"team": "x"}
+    assert deployment["metadata"]["annotations"] == {"owner": "y"}
+    assert deployment["spec"]["replicas"] == 3
+    assert deployment["spec"]["selector"] == {"matchLabels": {"app": "web"}}, "labels must not touch selectors"
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:2.0"
+
+
+@pytest.mark.parametrize(
+    ("files", "spec", "message"),
+    [
+        ({"a.yaml": DEPLOYMENT}, {"path": "../../etc"}, "spec.path '../../etc' points outside the artifact"),
+        ({"a.yaml": DEPLOYMENT}, {"path": "missing"}, "spec.path 'missing' not found"),
+        ({"bad.yaml": "kind: [unclosed\n"}, {}, "bad.yaml: invalid YAML"),
+        ({"kustomization.yaml": "resources: [missing.yaml]\n"}, {}, "kustomize build failed"),
+        ({"kustomization.yaml": "resources: [https://github.com/x/y//base]\n"}, {"_remote": True},
+         "remote resources 'https://github.com/x/y//base' are not allowed"),
+        ({"kustomization.yaml": "resources: [../../../../etc/passwd]\n"}, {}, "kustomize build failed"),
+    ],
+)
+def test_bad_input_names_the_file_or_field(tmp_path: Path, files: dict[str, str], spec: dict[str, Any],
+                                           message: str) -> None:
+    tree(tmp_path / "root", files)
+    no_remote = bool(spec.pop("_remote", False))
+    with pytest.raises(BuildError) as failure:
+        build(tmp_path / "root", spec, no_remote_bases=no_remote)
+    assert message in str(failure.value)
+    assert str(tmp_path) not in str(failure.value), "messages must not show the controller's temp paths"
+
+
+def test_missing_components_can_be_ignored(tmp_path: Path) -> None:
+    tree(tmp_path, {"web.yaml": DEPLOYMENT, "comp/kustomization.yaml":
+                    "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations: {c: '1'}\n"})
+    spec = {"components": ["comp", "absent"], "ignoreMissingComponents": True}
+    [deployment] = build(tmp_path, spec)
+    assert deployment["metadata"]["annotations"] == {"c": "1"}
+    written = yaml.safe_load((tmp_path / "kustomization.yaml").read_text())
+    assert written["components"] == ["comp"]
+    assert written["resources"] == ["web.yaml"], "a Component directory is not a resource"
+
+
+def test_yaml_1_1_booleans_stay_strings(tmp_path: Path) -> None:
+    tree(tmp_path, {"web.yaml": DEPLOYMENT})
+    [deployment] = build(tmp_path, {"commonMetadata": {"annotations": {"a": "y", "b": "on", "c": "no"}}})
+    assert deployment["metadata"]["annotations"] == {"a": "y", "b": "on", "c": "no"}
+
+
+def test_build_key_changes_with_every_shaping_input_and_cache_hits() -> None:
+    base = {"path": "./apps", "interval": "1m"}
+    key = build_key("sha256:aa", base)
+    assert build_key("sha256:aa", {**base, "interval": "5m"}) == key, "interval does not shape the build"
+    assert build_key("sha256:bb", base) != key
+    assert build_key("sha256:aa", {**base, "namePrefix": "x-"}) != key
+    assert build_key("sha256:aa", base, extra={"VAR": "1"}) != key
+    cache = BuildCache(size=2)
+    cache.put(key, [{"kind": "A"}])
+    assert cache.get(key) == [{"kind": "A"}]
+    cache.put("k2", [])
+    cache.put("k3", [])
+    assert cache.get(key) is None, "least recently used entries are evicted"
+    assert (cache.hits, cache.misses) == (1, 1)
