@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import urllib.request
 from typing import Any
 
 import pytest
 
+from headwater.devcluster.cluster import ClusterInfo
 from headwater.runtime.informer import Informer, WatchEvent, informer_for, run_until_synced, stop
 from headwater.runtime.kube import KubeClient
 from headwater.runtime.options import ControllerOptions
@@ -74,8 +78,21 @@ async def test_index_follows_changes(kube: KubeClient, namespace: str) -> None:
         await stop(task)
 
 
-async def test_resumes_from_its_resource_version_and_relists_when_it_expired(
-    kube: KubeClient, namespace: str
+def compact_etcd(cluster_info: ClusterInfo) -> None:
+    """Compact etcd's history up to its current revision, through etcd's own HTTP gateway."""
+    base = f"http://127.0.0.1:{cluster_info.ports['etcd']}/v3/kv"
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(f"{base}/{path}", data=json.dumps(body).encode(), method="POST")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return dict(json.loads(response.read()))
+
+    revision = post("range", {"key": base64.b64encode(b"/").decode()})["header"]["revision"]
+    post("compaction", {"revision": revision, "physical": True})
+
+
+async def test_resumes_after_a_short_stop_and_relists_after_a_long_gap(
+    kube: KubeClient, namespace: str, cluster_info: ClusterInfo
 ) -> None:
     informer = Informer(kube, "v1", "ConfigMap", namespace=namespace)
     seen: list[WatchEvent] = []
@@ -94,10 +111,14 @@ async def test_resumes_from_its_resource_version_and_relists_when_it_expired(
 
     await kube.delete("v1", "ConfigMap", "before", namespace)
     await kube.create(config_map("after-expiry", namespace))
-    informer.resource_version = "1"  # far older than the apiserver keeps: the watch answers 410 Gone
+    # A gap longer than the resume window, with history compacted away: the apiserver would replay current
+    # objects as ADDED without the deletion, so the informer must list again instead of resuming.
+    await asyncio.to_thread(compact_etcd, cluster_info)
+    informer.last_clean_end = 0.0
+    assert not informer.can_resume()
     task = asyncio.create_task(informer.run())
     try:
-        await wait_for(lambda: _has(informer, namespace, "after-expiry"), "the relist after 410", timeout=10)
+        await wait_for(lambda: _has(informer, namespace, "after-expiry"), "the relist after a long gap", timeout=10)
         await wait_for(lambda: _gone(informer, namespace, "before"), "the relist to report the deletion")
         assert informer.lists == 2
     finally:

@@ -4,7 +4,12 @@ Controllers read from this cache instead of asking the apiserver, which is what 
 be reconciled without thousands of GETs. The informer lists once, then watches from the list's
 resourceVersion with bookmarks; when the watch ends it resumes from the last seen resourceVersion, when
 that is too old (410 Gone) it lists again and reports the differences as events, and when the apiserver
-is unreachable it retries with capped exponential backoff. Objects are the plain dicts the apiserver
+is unreachable it retries with capped exponential backoff and lists again when it is back.
+
+Why list again after errors and long gaps rather than rely on 410 Gone: asked to watch from a
+resourceVersion older than its watch cache, the apiserver (v1.36) may answer with the current objects
+as ADDED events instead of 410, which reports nothing about objects deleted in the gap. So a watch is
+only resumed from its resourceVersion right after a clean, server-side end of the previous one. Objects are the plain dicts the apiserver
 sent, minus `metadata.managedFields` (large, and never needed by a reconciler). Indexes map a derived
 value (e.g. "the source this Kustomization references") to object keys.
 """
@@ -15,6 +20,7 @@ import asyncio
 import builtins
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -65,6 +71,7 @@ class Informer:
         watch_timeout: int = 300,
         min_backoff: float = 0.2,
         max_backoff: float = 30.0,
+        resume_window: float = 60.0,
     ) -> None:
         self.kube = kube
         self.api_version = api_version
@@ -74,6 +81,8 @@ class Informer:
         self.watch_timeout = watch_timeout
         self.min_backoff = min_backoff
         self.max_backoff = max_backoff
+        self.resume_window = resume_window
+        self.last_clean_end: float | None = None  # monotonic time the last watch ended without error
         self._store: dict[ObjectKey, Obj] = {}
         self._indexers: dict[str, IndexFunc] = {}
         self._indexes: dict[str, dict[str, set[ObjectKey]]] = {}
@@ -128,19 +137,22 @@ class Informer:
     async def run(self) -> None:
         """Keep the cache current until cancelled."""
         backoff = self.min_backoff
-        need_list = not self.synced  # a restarted informer resumes its watch from where it stopped
+        need_list = not self.can_resume()
         while True:
             try:
                 if need_list:
                     await self._list()
                     need_list = False
                 await self._watch()
+                self.last_clean_end = time.monotonic()
                 backoff = self.min_backoff  # a watch that ended normally: resume at once
             except Gone:
                 _log.info("watch of %s expired (410), listing again", self.kind)
                 need_list = True
             except (ClusterUnreachable, TimeoutError) as err:
                 _log.warning("watch of %s interrupted: %s; retrying in %.1fs", self.kind, err, backoff)
+                self.last_clean_end = None
+                need_list = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
             except (ApiError, UnknownKind) as err:
@@ -148,6 +160,11 @@ class Informer:
                 need_list = True
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff)
+
+    def can_resume(self) -> bool:
+        """Whether the next watch may start from the last resourceVersion instead of a fresh list."""
+        return (self.synced and bool(self.resource_version) and self.last_clean_end is not None
+                and time.monotonic() - self.last_clean_end <= self.resume_window)
 
     async def _list(self) -> None:
         items, resource_version = await self.kube.list_all(
@@ -168,16 +185,20 @@ class Informer:
 
     async def _watch(self) -> None:
         self.watches += 1
-        async for event in self.kube.watch(
-            self.api_version, self.kind, self.namespace, resource_version=self.resource_version,
-            label_selector=self.label_selector, timeout_seconds=self.watch_timeout,
-        ):
-            obj = event.get("object") or {}
-            resource_version = (obj.get("metadata") or {}).get("resourceVersion")
-            if event["type"] != "BOOKMARK":
-                self._apply(event["type"], strip(obj))
-            if resource_version:
-                self.resource_version = resource_version
+        try:
+            async for event in self.kube.watch(
+                self.api_version, self.kind, self.namespace, resource_version=self.resource_version,
+                label_selector=self.label_selector, timeout_seconds=self.watch_timeout,
+            ):
+                obj = event.get("object") or {}
+                resource_version = (obj.get("metadata") or {}).get("resourceVersion")
+                if event["type"] != "BOOKMARK":
+                    self._apply(event["type"], strip(obj))
+                if resource_version:
+                    self.resource_version = resource_version
+        except asyncio.CancelledError:
+            self.last_clean_end = time.monotonic()  # stopped while healthy: a quick restart may resume
+            raise
 
     def _apply(self, event_type: str, obj: Obj) -> None:
         key = key_of(obj)
@@ -242,6 +263,7 @@ async def run_until_synced(informer: Informer) -> asyncio.Task[None]:
 
 
 async def stop(task: asyncio.Task[None]) -> None:
+    """Cancel an informer's task (its cache stays; `run()` again resumes or relists as appropriate)."""
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
