@@ -9,9 +9,11 @@ is unreachable it retries with capped exponential backoff and lists again when i
 Why list again after errors and long gaps rather than rely on 410 Gone: asked to watch from a
 resourceVersion older than its watch cache, the apiserver (v1.36) may answer with the current objects
 as ADDED events instead of 410, which reports nothing about objects deleted in the gap. So a watch is
-only resumed from its resourceVersion right after a clean, server-side end of the previous one. Objects are the plain dicts the apiserver
-sent, minus `metadata.managedFields` (large, and never needed by a reconciler). Indexes map a derived
-value (e.g. "the source this Kustomization references") to object keys.
+only resumed from its resourceVersion right after a clean, server-side end of the previous one.
+
+Objects are the plain dicts the apiserver sent, minus `metadata.managedFields` (large, and never needed
+by a reconciler). Indexes map a derived value (e.g. "the source this Kustomization references") to
+object keys.
 """
 
 from __future__ import annotations
