@@ -86,3 +86,20 @@ async def source_controller(
     yield RunningSource(manager, f"http://127.0.0.1:{port}")
     stop.set()
     await task
+
+
+@pytest.fixture(scope="session")
+async def kustomize_controller(kube: KubeClient, source_controller: RunningSource) -> AsyncIterator[Manager]:
+    """The kustomize controller running in this process (with the source controller), all namespaces."""
+    from headwater.kustomize.controller import setup as setup_kustomize
+
+    options = ControllerOptions(concurrent=4, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
+                                max_retry_delay=5.0, requeue_dependency=30.0)
+    manager = Manager("kustomize-controller", kube, options)
+    await setup_kustomize(manager, kube, options, {})
+    stop = asyncio.Event()
+    task = asyncio.create_task(manager.run(stop))
+    await asyncio.wait_for(manager.leading.wait(), 30)
+    yield manager
+    stop.set()
+    await task

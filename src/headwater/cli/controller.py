@@ -28,6 +28,7 @@ class ControllerEntry:
 
 CONTROLLERS: dict[str, ControllerEntry] = {
     "source": ControllerEntry("source-controller", "headwater.source.controller:setup", 2),
+    "kustomize": ControllerEntry("kustomize-controller", "headwater.kustomize.controller:setup", 4),
 }
 
 Setup = Callable[..., Awaitable[None]]
@@ -50,6 +51,7 @@ def _setup(entry: ControllerEntry) -> Setup:
               help="How long superseded artifacts are kept.")
 @click.option("--artifact-retention-records", default=2, show_default=True,
               help="How many artifacts per object are kept.")
+@click.option("--no-remote-bases", is_flag=True, help="Refuse kustomize remote bases (the kustomize controller).")
 @controller_options()
 def controller(name: str, kubeconfig: str | None, kube_context: str | None, **params: Any) -> None:
     """Run a controller (source, …) or all of them in one process."""

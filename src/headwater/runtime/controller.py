@@ -303,7 +303,11 @@ class Controller:
             self.queue.forget(key)
             self.queue.add_after(key, error.requeue_after)
         elif error is not None:
-            self.queue.add_rate_limited(key)
+            retry_interval: Callable[[Obj], float] | None = getattr(self.reconciler, "retry_interval", None)
+            if retry_interval is not None:  # appliers retry at spec.retryInterval, as Flux's do
+                self.queue.add_after(key, retry_interval(ctx.obj))
+            else:
+                self.queue.add_rate_limited(key)
         else:
             self.queue.forget(key)
             after = result.requeue_after

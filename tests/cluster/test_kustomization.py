@@ -1,0 +1,119 @@
+"""Kustomizations end to end: Git server → source controller → kustomize controller → real cluster."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from headwater.devcluster.gitrepos import RepoBuilder
+from headwater.devcluster.gitserver_http import GitHttpServer
+from headwater.runtime import conditions as cond
+from headwater.runtime.kube import KubeClient
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.cluster
+KS_API = "kustomize.toolkit.fluxcd.io/v1"
+SRC_API = "source.toolkit.fluxcd.io/v1"
+
+
+def deployment(name: str, replicas: int) -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: {name}}}
+spec:
+  replicas: {replicas}
+  selector: {{matchLabels: {{app: {name}}}}}
+  template:
+    metadata: {{labels: {{app: {name}}}}}
+    spec: {{containers: [{{name: app, image: "example.invalid/{name}:1"}}]}}
+"""
+
+
+def repo_files(namespace: str, replicas: int = 2, extra_config: bool = True) -> dict[str, str]:
+    files = {
+        "infrastructure/namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}-apps}}\n",
+        "infrastructure/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n",
+        "apps/web.yaml": deployment("web", replicas),
+        "apps/service.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
+                             "spec: {selector: {app: web}, ports: [{port: 80}]}\n",
+    }
+    if extra_config:
+        files["apps/extra.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {b: '2'}\n"
+    return files
+
+
+def kustomization(name: str, namespace: str, path: str, target: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": KS_API, "kind": "Kustomization", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"interval": "10m", "path": path, "prune": True, "targetNamespace": target,
+                     "sourceRef": {"kind": "GitRepository", "name": "repo"}, **spec}}
+
+
+async def ks_ready(kube: KubeClient, namespace: str, name: str, revision: str, timeout: float = 30) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        obj = await kube.get(KS_API, "Kustomization", name, namespace)
+        status = obj.get("status") or {}
+        ok = cond.is_true(status.get("conditions") or [], "Ready") and status.get("lastAppliedRevision") == revision
+        return obj if ok else None
+
+    return await wait_for(probe, f"Kustomization {name} to apply {revision}", timeout=timeout)
+
+
+@pytest.mark.usefixtures("kustomize_controller")
+async def test_infrastructure_then_apps_prune_and_drift(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+) -> None:
+    apps_ns = f"{namespace}-apps"
+    repo = repo_builder.create(repo_name, repo_files(namespace))
+    revision = f"main@sha1:{repo.head('main')}"
+    await kube.create({"apiVersion": SRC_API, "kind": "GitRepository", "metadata": {"name": "repo", "namespace": namespace},
+                       "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
+    started = time.monotonic()
+    await kube.create(kustomization("apps", namespace, "./apps", apps_ns, dependsOn=[{"name": "infrastructure"}]))
+    await kube.create(kustomization("infrastructure", namespace, "./infrastructure", apps_ns))
+    infra = await ks_ready(kube, namespace, "infrastructure", revision)
+    apps = await ks_ready(kube, namespace, "apps", revision)
+    converged = time.monotonic() - started
+    assert converged < 10, f"the dependency chain took {converged:.1f}s"
+    assert sorted(e["id"] for e in infra["status"]["inventory"]["entries"]) == [
+        f"_{apps_ns}__Namespace", f"{apps_ns}_settings__ConfigMap"]
+    assert sorted(e["id"] for e in apps["status"]["inventory"]["entries"]) == [
+        f"{apps_ns}_extra__ConfigMap", f"{apps_ns}_web__Service", f"{apps_ns}_web_apps_Deployment"]
+    web = await kube.get("apps/v1", "Deployment", "web", apps_ns)
+    assert web["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"
+    assert web["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/namespace"] == namespace
+
+    async def available() -> bool:
+        status = (await kube.get("apps/v1", "Deployment", "web", apps_ns)).get("status") or {}
+        return status.get("readyReplicas") == 2
+
+    await wait_for(available, "the Deployment to have 2 ready replicas")
+    # an object with the same name but not ours must never be pruned
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bystander", "namespace": apps_ns}})
+
+    repo.commit(repo_files(namespace, replicas=3, extra_config=False), "three replicas, no extra", replace=True)
+    new_revision = f"main@sha1:{repo.head('main')}"
+    pushed = time.monotonic()
+    await kube.patch(SRC_API, "GitRepository", "repo",
+                     {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "push"}}}, namespace=namespace)
+    await ks_ready(kube, namespace, "apps", new_revision)
+    assert time.monotonic() - pushed < 5
+    assert (await kube.get("apps/v1", "Deployment", "web", apps_ns))["spec"]["replicas"] == 3
+    assert await kube.get_or_none("v1", "ConfigMap", "extra", apps_ns) is None, "a removed object must be pruned"
+    assert await kube.get_or_none("v1", "ConfigMap", "bystander", apps_ns) is not None
+    events = (await kube.list("v1", "Event", namespace, field_selector="involvedObject.name=apps"))["items"]
+    messages = "\n".join(e["message"] for e in events)
+    assert f"Deployment/{apps_ns}/web configured" in messages
+    assert f"ConfigMap/{apps_ns}/extra deleted" in messages
+
+    # drift: someone scales the Deployment by hand; the next reconcile puts it back
+    await kube.patch("apps/v1", "Deployment", "web", {"spec": {"replicas": 7}}, namespace=apps_ns,
+                     field_manager="kubectl-edit")
+    await kube.patch(KS_API, "Kustomization", "apps",
+                     {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "drift"}}}, namespace=namespace)
+
+    async def reverted() -> bool:
+        return (await kube.get("apps/v1", "Deployment", "web", apps_ns))["spec"]["replicas"] == 3
+
+    await wait_for(reverted, "the drift to be reverted")
