@@ -67,7 +67,8 @@ async def test_infrastructure_then_apps_prune_and_drift(
     apps_ns = f"{namespace}-apps"
     repo = repo_builder.create(repo_name, repo_files(namespace))
     revision = f"main@sha1:{repo.head('main')}"
-    await kube.create({"apiVersion": SRC_API, "kind": "GitRepository", "metadata": {"name": "repo", "namespace": namespace},
+    await kube.create({"apiVersion": SRC_API, "kind": "GitRepository",
+                       "metadata": {"name": "repo", "namespace": namespace},
                        "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
     started = time.monotonic()
     await kube.create(kustomization("apps", namespace, "./apps", apps_ns, dependsOn=[{"name": "infrastructure"}]))
@@ -90,7 +91,8 @@ async def test_infrastructure_then_apps_prune_and_drift(
 
     await wait_for(available, "the Deployment to have 2 ready replicas")
     # an object with the same name but not ours must never be pruned
-    await kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bystander", "namespace": apps_ns}})
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap",
+                       "metadata": {"name": "bystander", "namespace": apps_ns}})
 
     repo.commit(repo_files(namespace, replicas=3, extra_config=False), "three replicas, no extra", replace=True)
     new_revision = f"main@sha1:{repo.head('main')}"
