@@ -119,3 +119,38 @@ async def test_infrastructure_then_apps_prune_and_drift(
         return (await kube.get("apps/v1", "Deployment", "web", apps_ns))["spec"]["replicas"] == 3
 
     await wait_for(reverted, "the drift to be reverted")
+
+
+@pytest.mark.usefixtures("kustomize_controller")
+async def test_wait_reports_an_unschedulable_deployment_then_recovers(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+) -> None:
+    unschedulable = "    spec: {nodeSelector: {disk: none}, containers:"
+    stuck = deployment("stuck", 1).replace("    spec: {containers:", unschedulable)
+    repo = repo_builder.create(repo_name, {"app/stuck.yaml": stuck})
+    await kube.create({"apiVersion": SRC_API, "kind": "GitRepository",
+                       "metadata": {"name": "repo", "namespace": namespace},
+                       "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
+    await kube.create(kustomization("app", namespace, "./app", namespace, wait=True, timeout="4s",
+                                    retryInterval="2s"))
+
+    async def unhealthy() -> dict[str, Any] | None:
+        obj = await kube.get(KS_API, "Kustomization", "app", namespace)
+        conds = (obj.get("status") or {}).get("conditions") or []
+        return obj if cond.get_reason(conds, "Ready") == "HealthCheckFailed" else None
+
+    obj = await wait_for(unhealthy, "HealthCheckFailed", timeout=20)
+    conds = obj["status"]["conditions"]
+    message = cond.get_message(conds, "Ready")
+    assert message.startswith("health check failed after")
+    assert f"Deployment/{namespace}/stuck status: 'InProgress'" in message
+    assert cond.is_false(conds, "Healthy")
+    assert "lastAppliedRevision" not in obj["status"]
+
+    repo.commit({"app/stuck.yaml": deployment("stuck", 1)}, "schedulable again")
+    await kube.patch(SRC_API, "GitRepository", "repo",
+                     {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "fix"}}}, namespace=namespace)
+    obj = await ks_ready(kube, namespace, "app", f"main@sha1:{repo.head('main')}", timeout=30)
+    conds = obj["status"]["conditions"]
+    assert cond.is_true(conds, "Healthy")
+    assert cond.get_message(conds, "Healthy").startswith("Health check passed in")

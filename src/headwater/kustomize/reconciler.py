@@ -21,8 +21,10 @@ from typing import Any
 from headwater.api.duration import DurationError, parse_duration
 from headwater.apply import inventory as inv
 from headwater.apply.apply import ApplyError, apply_all
+from headwater.apply.health import CustomStatusReader
 from headwater.apply.prune import PruneError, delete_all, prune
 from headwater.kustomize.build import BuildCache, BuildError, build, build_key
+from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_healthy
 from headwater.kustomize.sources import SOURCE_KINDS, is_ready, source_key
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
@@ -124,10 +126,32 @@ class KustomizationReconciler:
         ctx.extra["change_set"] = change_set
         if changes:
             ctx.event(EVENT_TYPE_NORMAL, "ReconciliationSucceeded", "\n".join(changes), {"revision": revision})
+        await self._check_health(ctx, kube, objects, revision, changed=bool(changes))
         ctx.status["lastAppliedRevision"] = revision
         cond.mark_ready(ctx.conditions, f"Applied revision: {revision}", "ReconciliationSucceeded",
                         generation=ctx.generation)
         return Result()
+
+    async def _check_health(self, ctx: ReconcileContext, kube: KubeClient, objects: list[dict[str, Any]],
+                            revision: str, *, changed: bool) -> None:
+        conds, gen = ctx.conditions, ctx.generation
+        targets = targets_for(ctx.obj, objects)
+        if not targets:
+            cond.delete(conds, cond.HEALTHY_CONDITION)
+            return
+        was_healthy = cond.is_true(conds, cond.HEALTHY_CONDITION)
+        try:
+            took = await wait_healthy(kube, targets, self.timeout(ctx.obj), custom=self._custom_health(ctx))
+        except HealthCheckFailed as err:
+            cond.mark_false(conds, cond.HEALTHY_CONDITION, "HealthCheckFailed", str(err), generation=gen)
+            raise ReconcileError("HealthCheckFailed", str(err)) from err
+        message = f"Health check passed in {took:.1f}s"
+        cond.mark_true(conds, cond.HEALTHY_CONDITION, "Succeeded", message, generation=gen)
+        if changed or not was_healthy:
+            ctx.event(EVENT_TYPE_NORMAL, "ReconciliationSucceeded", message, {"revision": revision})
+
+    def _custom_health(self, ctx: ReconcileContext) -> CustomStatusReader | None:
+        return None
 
     async def finalize(self, ctx: ReconcileContext) -> None:
         """Kustomization deletion: `deletionPolicy` decides what happens to what it applied."""
