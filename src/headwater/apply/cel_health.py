@@ -212,9 +212,7 @@ class _Program:
             with self.lock:
                 value = self.runner.evaluate(dict(activation))
         except CELEvalError as err:
-            raise _EvaluationError(
-                f"failed to evaluate the CEL expression '{self.text}': {_eval_issue(err)}"
-            ) from err
+            raise _EvaluationError(f"failed to evaluate the CEL expression '{self.text}': {_eval_issue(err)}") from err
         except Exception as err:  # cel-python raises plain Python errors for some bad inputs
             raise _EvaluationError(f"failed to evaluate the CEL expression '{self.text}': {err}") from err
         if not isinstance(value, celtypes.BoolType):

@@ -610,8 +610,10 @@ def is_job_with_ttl(obj: Mapping[str, Any]) -> bool:
     success (``JobsWithTTL`` in ssa WaitOptions).
     """
     api_version = _str_field(obj, "apiVersion")
-    return _kind(obj) == "Job" and api_version.startswith("batch/") and _is_int(
-        _lookup(obj, "spec.ttlSecondsAfterFinished")
+    return (
+        _kind(obj) == "Job"
+        and api_version.startswith("batch/")
+        and _is_int(_lookup(obj, "spec.ttlSecondsAfterFinished"))
     )
 
 
