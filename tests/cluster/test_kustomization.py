@@ -154,3 +154,40 @@ async def test_wait_reports_an_unschedulable_deployment_then_recovers(
     conds = obj["status"]["conditions"]
     assert cond.is_true(conds, "Healthy")
     assert cond.get_message(conds, "Healthy").startswith("Health check passed in")
+
+
+@pytest.mark.usefixtures("kustomize_controller", "example_crd")
+async def test_cel_health_expressions_decide_a_custom_kind_and_bad_ones_stall(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+) -> None:
+    widget = "apiVersion: example.headwater.dev/v1\nkind: Example\nmetadata: {name: gadget}\nspec: {message: hi}\n"
+    repo = repo_builder.create(repo_name, {"app/gadget.yaml": widget})
+    await kube.create({"apiVersion": SRC_API, "kind": "GitRepository",
+                       "metadata": {"name": "repo", "namespace": namespace},
+                       "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
+    expressions = [{"apiVersion": "example.headwater.dev/v1", "kind": "Example",
+                    "current": "status.phase == 'Ready'", "failed": "status.phase == 'Broken'"}]
+    await kube.create(kustomization("app", namespace, "./app", namespace, wait=True, timeout="30s",
+                                    healthCheckExprs=expressions))
+
+    async def gadget() -> bool:
+        return await kube.get_or_none("example.headwater.dev/v1", "Example", "gadget", namespace) is not None
+
+    await wait_for(gadget, "the custom object to be applied")
+    await kube.patch("example.headwater.dev/v1", "Example", "gadget", {"status": {"phase": "Ready"}},
+                     namespace=namespace, subresource="status")
+    obj = await ks_ready(kube, namespace, "app", f"main@sha1:{repo.head('main')}", timeout=20)
+    assert cond.is_true(obj["status"]["conditions"], "Healthy")
+
+    broken = [{**expressions[0], "current": "status.phase ==="}]
+    await kube.create(kustomization("bad-cel", namespace, "./app", namespace, wait=True,
+                                    healthCheckExprs=broken))
+
+    async def stalled() -> dict[str, Any] | None:
+        found = await kube.get(KS_API, "Kustomization", "bad-cel", namespace)
+        conds = (found.get("status") or {}).get("conditions") or []
+        return found if cond.is_true(conds, "Stalled") else None
+
+    obj = await wait_for(stalled, "an invalid CEL expression to stall the Kustomization")
+    assert cond.get_reason(obj["status"]["conditions"], "Stalled") == "InvalidCELExpression"
+    assert "inventory" not in obj["status"], "nothing may be applied with invalid health expressions"

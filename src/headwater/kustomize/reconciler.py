@@ -21,6 +21,7 @@ from typing import Any
 from headwater.api.duration import DurationError, parse_duration
 from headwater.apply import inventory as inv
 from headwater.apply.apply import ApplyError, apply_all
+from headwater.apply.cel_health import compile_health_checks
 from headwater.apply.health import CustomStatusReader
 from headwater.apply.prune import PruneError, delete_all, prune
 from headwater.kustomize.build import BuildCache, BuildError, build, build_key
@@ -103,6 +104,7 @@ class KustomizationReconciler:
         self._check_dependencies(obj, revision)
 
         objects = await self._manifests(ctx, artifact)
+        self._custom_health(ctx)  # invalid healthCheckExprs stall before anything is applied
         kube = await self._client(obj)
         try:
             change_set = await apply_all(kube, objects, field_manager=FIELD_MANAGER, owner=(name, namespace),
@@ -151,7 +153,9 @@ class KustomizationReconciler:
             ctx.event(EVENT_TYPE_NORMAL, "ReconciliationSucceeded", message, {"revision": revision})
 
     def _custom_health(self, ctx: ReconcileContext) -> CustomStatusReader | None:
-        return None
+        """`healthCheckExprs` compiled (cached by expression); a compile error stalls the object."""
+        expressions = ctx.obj["spec"].get("healthCheckExprs")
+        return compile_health_checks(expressions) if expressions else None
 
     async def finalize(self, ctx: ReconcileContext) -> None:
         """Kustomization deletion: `deletionPolicy` decides what happens to what it applied."""
