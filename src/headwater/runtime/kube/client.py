@@ -389,9 +389,10 @@ class KubeClient:
                     raise from_status(response.status, decoded if isinstance(decoded, dict) else None)
                 buffer = b""
                 async for chunk in response.content.iter_any():
-                    buffer += chunk
-                    while b"\n" in buffer:
-                        line, buffer = buffer.split(b"\n", 1)
+                    # Split once per chunk: re-slicing the remainder after every event is quadratic.
+                    lines = (buffer + chunk).split(b"\n") if buffer else chunk.split(b"\n")
+                    buffer = lines.pop()  # the incomplete last line, or b""
+                    for line in lines:
                         if line.strip():
                             yield _watch_event(json.loads(line))
         except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as err:
