@@ -1,0 +1,873 @@
+"""Post-build variable substitution, as kustomize-controller does it (`spec.postBuild`).
+
+Why this module exists: Flux templates built manifests with its own fork of drone/envsubst (fluxcd/pkg
+`envsubst`), run over each object's YAML *text*. Users' repositories depend on that dialect's exact quirks,
+so a generic shell-style expander would silently render different manifests. What is reproduced here:
+
+* Only `${...}` is an expression. `$var` (no braces) is left alone, and `$$` always becomes `$` (so
+  `$${var}` prints a literal `${var}`).
+* Operators: `${var}`, `${#var}` (length in UTF-8 bytes), `${var^}`, `${var^^}`, `${var,}`, `${var,,}`,
+  `${var:offset}`, `${var:offset:length}` (negative lengths count from the end; a negative offset only
+  reaches the parser through a nested `${...}`, because `:-` is the default operator), `${var#glob}`,
+  `${var##glob}`, `${var%glob}`, `${var%%glob}`, `${var/pat/rep}`, `${var//pat/rep}`, `${var/#pat/rep}`,
+  `${var/%pat/rep}` (`\\/` and `\\\\` escape inside these), and the defaults `${var:-x}`, `${var=x}`,
+  `${var:=x}`, all of which use `x` when the value is unset *or empty*. `${var:?x}` and `${var:+x}` parse but
+  behave like `${var:-x}` (the fork has no bash meaning for them); `${var-x}` and `${var+x}` are errors
+  ("missing closing brace"). Defaults may nest expressions: `${a:=${b}-suffix}`.
+* Strict mode (kustomize-controller's `StrictPostBuildSubstitutions` gate): a variable that is not set and
+  not read through a default operator fails with `variable not set (strict mode): "NAME"`; otherwise it is
+  the empty string. Set-but-empty variables are fine in strict mode.
+* Variable names given in `substitute`/`substituteFrom` must match
+  `^[_[:alpha:]][_[:alpha:][:digit:]]*$` (ASCII); the check runs per substituted object, as in Flux.
+* Objects labelled or annotated `kustomize.toolkit.fluxcd.io/substitute: disabled` are skipped, and with the
+  default `substituteStrategy` (`WithVariables`) nothing is substituted when no variable is defined.
+* The object is printed as YAML, substituted as text and parsed back, so `replicas: ${REPLICAS}` becomes an
+  integer. Parsing back follows Go's yaml.v2 as used by `sigs.k8s.io/yaml` (YAML 1.1 booleans including
+  `y`/`n`, Go integer syntax, no sexagesimals, timestamps stay strings) and then JSON (keys become strings,
+  integral floats integers), because that is the path Flux's result takes.
+
+Variables come from `resolve_variables`, a pure function over already-fetched ConfigMaps and Secrets (the
+controller fetches them), with Flux's precedence: `substituteFrom` in order, later entries overriding
+earlier ones, and inline `substitute` overriding all; newlines are removed from every value.
+
+Known differences, all outside what manifests normally contain: offsets, lengths and glob matching of
+non-ASCII text work on characters where Go works on bytes (a cut inside a character yields U+FFFD), and
+case mapping of the few characters whose Unicode upper/lower case is longer than one character is
+approximated. When an object reaches us as a dict its source quoting is gone, so strings are printed plain
+where YAML allows (as kustomize prints them); pass `manifest=` (the object's YAML as kustomize printed it)
+to substitute the original text instead and keep `"${VAR}"` a string exactly as Flux does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "DISABLED_VALUE",
+    "SUBSTITUTE_KEY",
+    "VAR_NAME_PATTERN",
+    "EnvsubstError",
+    "SubstituteRef",
+    "SubstitutionError",
+    "envsubst",
+    "is_substitution_disabled",
+    "object_ref",
+    "resolve_variables",
+    "substitute_from_refs",
+    "substitute_object",
+    "substitute_objects",
+    "validate_variable_names",
+]
+
+SUBSTITUTE_KEY = "kustomize.toolkit.fluxcd.io/substitute"
+DISABLED_VALUE = "disabled"
+# Flux's own spelling of the rule (quoted in its error message); RE2's [:alpha:] is ASCII-only.
+VAR_NAME_PATTERN = "^[_[:alpha:]][_[:alpha:][:digit:]]*$"
+_VAR_NAME_RE = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
+# Operators that supply their own value when the variable is unset, so strict mode leaves them alone.
+_DEFAULT_OPS = frozenset({"-", "+", "=", "?", ":-", ":+", ":=", ":?"})
+_INT64_MIN, _INT64_MAX, _UINT64_MAX = -(2**63), 2**63 - 1, 2**64 - 1
+
+
+class EnvsubstError(ValueError):
+    """The text cannot be substituted: a malformed `${...}` or (strict mode) an unset variable."""
+
+    def __init__(self, message: str, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.variable = variable
+
+
+class SubstitutionError(Exception):
+    """Post-build substitution failed; the message names the object (`Kind/namespace/name`) and the cause."""
+
+    reason = "BuildFailed"
+
+    def __init__(self, message: str, *, object_ref: str | None = None, variable: str | None = None) -> None:
+        super().__init__(message)
+        self.object_ref = object_ref
+        self.variable = variable
+
+
+# --------------------------------------------------------------------------------------------------------
+# Parsing: a recursive descent that reproduces the fork's scanner, including where it is lenient or strict.
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Func:
+    param: str
+    op: str = ""
+    args: list[_Node] = field(default_factory=list)
+
+
+_Node = str | _Func
+
+_Accept = Callable[[str, int], bool]
+_TEXT, _LBRACK, _RBRACK, _EOF, _ILLEGAL = range(5)
+
+_ERR_BAD = "bad substitution"
+_ERR_BRACE = "missing closing brace"
+_ERR_NAME = "unable to parse variable name"
+_ERR_FUNC = "unable to parse substitution within function"
+_ERR_DEFAULT = "unable to parse default function"
+
+
+def _is_ident(c: str, _i: int) -> bool:
+    return c.isalpha() or c.isdecimal() or c == "_"
+
+
+def _any(_c: str, _i: int) -> bool:
+    return True
+
+
+def _not_closing(c: str, _i: int) -> bool:
+    return c != "}"
+
+
+def _not_colon_or_closing(c: str, _i: int) -> bool:
+    return c not in ":}"
+
+
+def _not_slash(c: str, _i: int) -> bool:
+    return c != "/"
+
+
+def _colons(c: str, _i: int) -> bool:
+    return c == ":"
+
+
+def _slashes(c: str, _i: int) -> bool:
+    return c == "/"
+
+
+def _repeat(chars: str, limit: int) -> _Accept:
+    return lambda c, i: c in chars and i <= limit
+
+
+def _default_op(c: str, i: int) -> bool:
+    return (i == 1 and c == ":") or (i == 2 and c in "=-?+")
+
+
+def _replace_op(c: str, i: int) -> bool:
+    return (i == 1 and c == "/") or (i == 2 and c in "/#%")
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def _escaped(self, c: str, escapes: str) -> bool:
+        nxt = self.text[self.pos + 1] if self.pos + 1 < len(self.text) else ""
+        if c == "$" and escapes and nxt == "$":
+            return True
+        return c == "\\" and escapes == "all" and nxt in ("/", "\\")
+
+    def token(self, accept: _Accept, *, lbrack: bool = False, rbrack: bool = False,
+              escapes: str = "") -> tuple[int, str]:
+        """One token: `${`, `}`, or a run of accepted characters (with `$$`/`\\/`/`\\\\` unescaped)."""
+        text, pos = self.text, self.pos
+        if pos >= len(text):
+            return _EOF, ""
+        c = text[pos]
+        if lbrack and c == "$" and text.startswith("{", pos + 1):
+            self.pos = pos + 2
+            return _LBRACK, ""
+        if rbrack and c == "}":
+            self.pos = pos + 1
+            return _RBRACK, "}"
+        out: list[str] = []
+        while self.pos < len(text):
+            c = text[self.pos]
+            if out and lbrack and c == "$" and text.startswith("{", self.pos + 1):
+                break
+            if self._escaped(c, escapes):
+                out.append(text[self.pos + 1])
+                self.pos += 2
+                continue
+            if not accept(c, len(out) + 1):
+                break
+            out.append(c)
+            self.pos += 1
+        if not out:
+            return _ILLEGAL, ""
+        return _TEXT, "".join(out)
+
+    def parse(self) -> list[_Node]:
+        """The top level: text with `$$` unescaped, and `${...}` expressions. Hot, so it jumps from `$` to `$`."""
+        text, nodes, chunk = self.text, list[_Node](), list[str]()
+        pos = 0
+        while True:
+            found = text.find("$", pos)
+            if found < 0:
+                chunk.append(text[pos:])
+                break
+            chunk.append(text[pos:found])
+            after = text[found + 1: found + 2]
+            if after == "{":
+                if any(chunk):
+                    nodes.append("".join(chunk))
+                chunk = []
+                self.pos = found + 2
+                nodes.append(self.parse_func())
+                pos = self.pos
+            else:  # `$$` is one `$`; a lone `$` (as in `$var`) is text
+                chunk.append("$")
+                pos = found + (2 if after == "$" else 1)
+        if any(chunk):
+            nodes.append("".join(chunk))
+        return nodes
+
+    def parse_func(self) -> _Func:
+        if self.peek() == "#":
+            return self.parse_length()
+        kind, name = self.token(_is_ident)
+        if kind != _TEXT:
+            raise EnvsubstError(_ERR_NAME)
+        nxt = self.peek()
+        if nxt == ":":
+            after = self.text[self.pos + 1: self.pos + 2]
+            return self.parse_default(name) if after and after in "=-?+" else self.parse_substr(name)
+        if nxt == "=":
+            return self.parse_default(name)
+        if nxt in (",", "^"):
+            return self.parse_op_only(name, _repeat(",^", 2))
+        if nxt == "/":
+            return self.parse_replace(name)
+        if nxt == "#" or nxt == "%":
+            return self.parse_remove(name, _repeat(nxt, 2))
+        if self.token(_is_ident, rbrack=True)[0] != _RBRACK:
+            raise EnvsubstError(_ERR_BRACE)
+        return _Func(name)
+
+    def param(self, accept: _Accept, escapes: str = "") -> _Node:
+        kind, value = self.token(accept, lbrack=True, escapes=escapes)
+        if kind == _LBRACK:
+            return self.parse_func()
+        if kind == _TEXT:
+            return value
+        raise EnvsubstError(_ERR_FUNC)
+
+    def close(self) -> None:
+        if self.token(_any, rbrack=True)[0] != _RBRACK:
+            raise EnvsubstError(_ERR_BAD)
+
+    def op(self, accept: _Accept, error: str = _ERR_BAD) -> str:
+        kind, value = self.token(accept)
+        if kind != _TEXT:
+            raise EnvsubstError(error)
+        return value
+
+    def parse_length(self) -> _Func:
+        self.op(_repeat("#", 1))
+        kind, name = self.token(_is_ident)
+        if kind != _TEXT:
+            raise EnvsubstError(_ERR_BAD)
+        self.close()
+        return _Func(name, "#")
+
+    def parse_op_only(self, name: str, accept: _Accept) -> _Func:
+        node = _Func(name, self.op(accept))
+        self.close()
+        return node
+
+    def parse_remove(self, name: str, accept: _Accept) -> _Func:
+        node = _Func(name, self.op(accept))
+        node.args.append(self.param(_not_closing))
+        self.close()
+        return node
+
+    def parse_substr(self, name: str) -> _Func:
+        node = _Func(name, self.op(_repeat(":", 1)))
+        node.args.append(self.param(_not_colon_or_closing))
+        kind, _ = self.token(_colons, rbrack=True)
+        if kind == _RBRACK:
+            return node
+        if kind != _TEXT:
+            raise EnvsubstError(_ERR_BAD)
+        node.args.append(self.param(_not_closing))
+        self.close()
+        return node
+
+    def parse_replace(self, name: str) -> _Func:
+        node = _Func(name, self.op(_replace_op))
+        if self.peek() == "/":
+            node.args.append("")
+        else:
+            node.args.append(self.param(_not_slash, "all"))
+        self.op(_slashes)
+        if self.peek() == "}":
+            self.close()
+            return node
+        node.args.append(self.param(_not_closing, "all"))
+        self.close()
+        return node
+
+    def parse_default(self, name: str) -> _Func:
+        accept = _repeat("=", 1) if self.peek() == "=" else _default_op
+        node = _Func(name, self.op(accept, _ERR_DEFAULT))
+        while self.peek() != "}":
+            node.args.append(self.param(_not_closing))
+        self.close()
+        return node
+
+
+# --------------------------------------------------------------------------------------------------------
+# The functions behind the operators.
+# --------------------------------------------------------------------------------------------------------
+
+
+def _go_atoi(text: str) -> int | None:
+    if not re.fullmatch(r"[+-]?[0-9]+", text, flags=re.ASCII):
+        return None
+    value = int(text)
+    return value if _INT64_MIN <= value <= _INT64_MAX else None
+
+
+def _substr(value: str, args: list[str]) -> str:
+    raw = value.encode()
+    pos = _go_atoi(args[0])
+    if pos is None:
+        return value
+    if pos < 0:
+        pos = max(len(raw) + pos, 0)
+    if len(args) == 1:
+        return raw[pos:].decode(errors="replace") if pos < len(raw) else ""
+    length = _go_atoi(args[1])
+    if length is None:
+        return value
+    if length < 0:
+        end = len(raw) + length
+        return "" if end < pos else raw[pos:end].decode(errors="replace")
+    if pos + length >= len(raw):
+        return raw[pos:].decode(errors="replace") if pos < len(raw) else ""
+    return raw[pos:pos + length].decode(errors="replace")
+
+
+def _upper_char(c: str) -> str:
+    u = c.upper()
+    return u if len(u) == 1 else c
+
+
+def _lower_char(c: str) -> str:
+    low = c.lower()
+    return low if len(low) == 1 else low[0]
+
+
+def _default(value: str, args: list[str]) -> str:
+    return "".join(args) if not value and args else value
+
+
+def _replace_first(value: str, args: list[str]) -> str:
+    if not args:
+        return value
+    return value.replace(args[0], args[1] if len(args) > 1 else "", 1)
+
+
+def _replace_all(value: str, args: list[str]) -> str:
+    if not args:
+        return value
+    return value.replace(args[0], args[1] if len(args) > 1 else "")
+
+
+def _replace_prefix(value: str, args: list[str]) -> str:
+    if len(args) != 2 or not value.startswith(args[0]):
+        return value
+    return args[1] + value[len(args[0]):]
+
+
+def _replace_suffix(value: str, args: list[str]) -> str:
+    if len(args) != 2 or not value.endswith(args[0]):
+        return value
+    return value[: len(value) - len(args[0])] + args[1]
+
+
+class _BadPattern(Exception):
+    pass
+
+
+def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
+    star = False
+    while pattern.startswith("*"):
+        pattern, star = pattern[1:], True
+    in_range, i = False, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            if i + 1 < len(pattern):
+                i += 1
+        elif c == "[":
+            in_range = True
+        elif c == "]":
+            in_range = False
+        elif c == "*" and not in_range:
+            break
+        i += 1
+    return star, pattern[:i], pattern[i:]
+
+
+def _class_char(chunk: str) -> tuple[str, str]:
+    if not chunk or chunk[0] in "-]":
+        raise _BadPattern
+    if chunk[0] == "\\":
+        chunk = chunk[1:]
+        if not chunk:
+            raise _BadPattern
+    if len(chunk) < 2:
+        raise _BadPattern
+    return chunk[0], chunk[1:]
+
+
+def _match_chunk(chunk: str, s: str) -> str | None:
+    """The rest of `s` after `chunk` matched its start, or None. Raises _BadPattern like Go's matcher."""
+    while chunk:
+        if not s:
+            return None
+        c = chunk[0]
+        if c == "[":
+            r, s, chunk = s[0], s[1:], chunk[1:]
+            negated = chunk.startswith("^")
+            if negated:
+                chunk = chunk[1:]
+            matched, ranges = False, 0
+            while not (chunk.startswith("]") and ranges > 0):
+                lo, chunk = _class_char(chunk)
+                hi = lo
+                if chunk[0] == "-":
+                    hi, chunk = _class_char(chunk[1:])
+                matched = matched or lo <= r <= hi
+                ranges += 1
+            chunk = chunk[1:]
+            if matched == negated:
+                return None
+            continue
+        if c == "?":
+            s, chunk = s[1:], chunk[1:]
+            continue
+        if c == "\\":
+            chunk = chunk[1:]
+            if not chunk:
+                raise _BadPattern
+        if chunk[0] != s[0]:
+            return None
+        s, chunk = s[1:], chunk[1:]
+    return s
+
+
+def _glob_match(pattern: str, name: str) -> bool:
+    """drone/envsubst's variant of Go's path.Match: `*` and `?` also match `/`."""
+    while pattern:
+        star, chunk, pattern = _scan_chunk(pattern)
+        if star and not chunk:
+            return True
+        rest = _match_chunk(chunk, name)
+        if rest is not None and (not rest or pattern):
+            name = rest
+            continue
+        if not star:
+            return False
+        for i in range(len(name)):
+            rest = _match_chunk(chunk, name[i + 1:])
+            if rest is not None:
+                if not pattern and rest:
+                    continue
+                name = rest
+                break
+        else:
+            return False
+    return not name
+
+
+def _trim_prefix(value: str, pattern: str, *, longest: bool) -> str:
+    shortest = ""
+    for end in range(len(value), 0, -1):
+        try:
+            matched = _glob_match(pattern, value[:end])
+        except _BadPattern:
+            return value
+        if matched:
+            if longest:
+                return value[end:]
+            shortest = value[:end]
+    return value[len(shortest):]
+
+
+def _trim(value: str, args: list[str], *, longest: bool, suffix: bool) -> str:
+    if not args:
+        return value
+    if not suffix:
+        return _trim_prefix(value, args[0], longest=longest)
+    return _trim_prefix(value[::-1], args[0][::-1], longest=longest)[::-1]
+
+
+def _apply(op: str, value: str, args: list[str]) -> str:
+    if op == ",":
+        return _lower_char(value[0]) + value[1:] if value else value
+    if op == ",,":
+        return "".join(_lower_char(c) for c in value)
+    if op == "^":
+        return _upper_char(value[0]) + value[1:] if value else value
+    if op == "^^":
+        return "".join(_upper_char(c) for c in value)
+    if op == "#":
+        return str(len(value.encode())) if not args else _trim(value, args, longest=False, suffix=False)
+    if op == "##":
+        return _trim(value, args, longest=True, suffix=False)
+    if op == "%":
+        return _trim(value, args, longest=False, suffix=True)
+    if op == "%%":
+        return _trim(value, args, longest=True, suffix=True)
+    if op == ":":
+        return _substr(value, args)
+    if op == "/#":
+        return _replace_prefix(value, args)
+    if op == "/%":
+        return _replace_suffix(value, args)
+    if op == "/":
+        return _replace_first(value, args)
+    if op == "//":
+        return _replace_all(value, args)
+    return _default(value, args)
+
+
+def _evaluate(nodes: Iterable[_Node], variables: Mapping[str, str], strict: bool, out: list[str]) -> None:
+    for node in nodes:
+        if isinstance(node, str):
+            out.append(node)
+            continue
+        args: list[str] = []
+        for arg in node.args:
+            part: list[str] = []
+            _evaluate((arg,), variables, strict, part)
+            args.append("".join(part))
+        value = variables.get(node.param)
+        if value is None:
+            if strict and node.op not in _DEFAULT_OPS:
+                raise EnvsubstError(f'variable not set (strict mode): "{node.param}"', node.param)
+            value = ""
+        out.append(_apply(node.op, value, args))
+
+
+def envsubst(text: str, variables: Mapping[str, str], strict: bool = False) -> str:
+    """Expand Flux's `${...}` expressions in `text` (the same as `flux envsubst [--strict]` over a string)."""
+    if "$" not in text:
+        return text
+    out: list[str] = []
+    _evaluate(_Parser(text).parse(), variables, strict, out)
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Variables: names, sources and precedence.
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SubstituteRef:
+    """One `postBuild.substituteFrom` entry: what the controller has to fetch (namespace: the Kustomization's)."""
+
+    kind: str
+    name: str
+    optional: bool = False
+
+
+def substitute_from_refs(post_build: Mapping[str, Any] | None) -> list[SubstituteRef]:
+    """The `substituteFrom` entries in order, for the controller to fetch."""
+    refs: list[SubstituteRef] = []
+    for item in (post_build or {}).get("substituteFrom") or []:
+        if isinstance(item, Mapping):
+            refs.append(SubstituteRef(str(item.get("kind") or ""), str(item.get("name") or ""),
+                                      bool(item.get("optional", False))))
+    return refs
+
+
+def _strip_newlines(value: str) -> str:
+    return value.replace("\n", "")
+
+
+def resolve_variables(post_build: Mapping[str, Any] | None,
+                      fetched: Mapping[tuple[str, str], Mapping[str, Any] | None]) -> dict[str, str]:
+    """The variables of a Kustomization's `postBuild`, from ConfigMaps/Secrets the caller already fetched.
+
+    `fetched` maps `(kind, name)` of each `substituteFrom` entry to the object as read from the API, or None
+    when it does not exist. Entries apply in order (later ones override earlier ones), then inline
+    `substitute` overrides everything. Secret `data` is base64-decoded; newlines are removed from all values.
+    A missing source fails unless it is `optional: true`; the error names it.
+    """
+    variables: dict[str, str] = {}
+    for ref in substitute_from_refs(post_build):
+        if ref.kind not in ("ConfigMap", "Secret"):
+            continue
+        source = fetched.get((ref.kind, ref.name))
+        if source is None:
+            if ref.optional:
+                continue
+            plural = "configmaps" if ref.kind == "ConfigMap" else "secrets"
+            raise SubstitutionError(f"substitute from '{ref.kind}/{ref.name}' error: {plural} \"{ref.name}\" not found")
+        for key, raw in (source.get("data") or {}).items():
+            if ref.kind == "ConfigMap":
+                text = raw if isinstance(raw, str) else str(raw)
+            else:
+                try:
+                    text = base64.b64decode(str(raw), validate=True).decode(errors="replace")
+                except (binascii.Error, ValueError) as err:
+                    raise SubstitutionError(f"substitute from 'Secret/{ref.name}' error: "
+                                            f"data key '{key}' is not valid base64") from err
+            variables[str(key)] = _strip_newlines(text)
+    for key, value in ((post_build or {}).get("substitute") or {}).items():
+        if not isinstance(value, str):
+            raise SubstitutionError(f"postBuild.substitute.{key}: expected a string, got {type(value).__name__}")
+        variables[str(key)] = _strip_newlines(value)
+    return variables
+
+
+def validate_variable_names(variables: Iterable[str]) -> None:
+    """Flux's name rule; the first invalid name (sorted, Flux's map order is random) is the error."""
+    for name in sorted(variables):
+        if not _VAR_NAME_RE.fullmatch(name):
+            raise SubstitutionError(f"'{name}' var name is invalid, must match '{VAR_NAME_PATTERN}'", variable=name)
+
+
+# --------------------------------------------------------------------------------------------------------
+# YAML as Flux reads it back: Go yaml.v2 scalar resolution, then JSON.
+# --------------------------------------------------------------------------------------------------------
+
+_STR, _INT, _FLOAT = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_BOOL, _NULL, _MERGE = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null", "tag:yaml.org,2002:merge"
+_SPECIAL: dict[str, tuple[str, Any]] = {
+    **{w: (_BOOL, True) for w in ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
+    **{w: (_BOOL, False) for w in ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
+    **{w: (_NULL, None) for w in ("", "~", "null", "Null", "NULL")},
+    **{w: (_FLOAT, math.nan) for w in (".nan", ".NaN", ".NAN")},
+    **{w: (_FLOAT, math.inf) for w in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
+    **{w: (_FLOAT, -math.inf) for w in ("-.inf", "-.Inf", "-.INF")},
+    "<<": (_MERGE, "<<"),
+}
+_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?", re.ASCII)
+_DOT_FLOAT = re.compile(r"\.[0-9]+([eE][-+]?[0-9]+)?", re.ASCII)
+_DIGITS = {2: "01", 8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
+
+
+def _go_parse_int(text: str) -> int | None:
+    """strconv.ParseInt(text, 0, 64), falling back to ParseUint, as yaml.v2 tries them."""
+    sign, body = ("", text) if text[:1] not in ("+", "-") else (text[0], text[1:])
+    base, digits = 10, body
+    if body.startswith("0") and len(body) > 1:
+        prefix = body[1].lower()
+        if len(body) >= 3 and prefix in "xob":
+            base, digits = {"x": 16, "o": 8, "b": 2}[prefix], body[2:]
+        else:
+            base, digits = 8, body[1:]
+    if not digits or any(c not in _DIGITS[base] for c in digits):
+        return None
+    value = int(digits, base) * (-1 if sign == "-" else 1)
+    if _INT64_MIN <= value <= _INT64_MAX or (not sign and value <= _UINT64_MAX):
+        return value
+    return None
+
+
+def _resolve_plain(text: str) -> tuple[str, Any]:
+    special = _SPECIAL.get(text)
+    if special is not None:
+        return special
+    first = text[:1]
+    if first == ".":
+        if _DOT_FLOAT.fullmatch(text):
+            return _FLOAT, float(text)
+    elif first and first in "0123456789+-":
+        plain = text.replace("_", "")
+        number = _go_parse_int(plain)
+        if number is not None:
+            return _INT, number
+        if _YAML_FLOAT.fullmatch(plain):
+            value = float(plain)
+            if not math.isinf(value):
+                return _FLOAT, value
+    return _STR, text
+
+
+class _GoResolution:
+    """Mixin: plain scalars resolve as Go yaml.v2 resolves them; quoted ones are strings."""
+
+    def resolve(self, kind: type[yaml.Node], value: str, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            return _resolve_plain(value)[0] if implicit[0] else _STR
+        return super().resolve(kind, value, implicit)  # type: ignore[misc, no-any-return]
+
+
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_GoResolution, _BaseLoader):  # type: ignore[valid-type, misc]
+    pass
+
+
+def _construct_plain(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    return _resolve_plain(str(node.value))[1]
+
+
+for _tag in (_INT, _FLOAT, _BOOL, _NULL):
+    _Loader.add_constructor(_tag, _construct_plain)
+
+
+_BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(_GoResolution, _BaseDumper):  # type: ignore[valid-type, misc]
+    """Prints objects for substitution; never uses anchors (each occurrence must be substituted in place)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+class _Analysis:
+    allow_unicode = True
+
+
+def _style_for(data: str) -> str | None:
+    """How yaml.v3 (kustomize's printer) writes a string holding `${`: plain where possible, else double
+    quotes, multi-line as a literal block. This decides what substituted text is embedded in."""
+    if "\n" in data:
+        return "|"
+    if _resolve_plain(data)[0] == _STR:
+        analysis = yaml.emitter.Emitter.analyze_scalar(_Analysis, data)  # type: ignore[arg-type]
+        if analysis.allow_block_plain and not analysis.empty and not analysis.multiline:
+            return None
+    return '"'
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.ScalarNode:
+    # Strings without `$` are not touched by substitution, so any faithful style will do.
+    return dumper.represent_scalar(_STR, data, style=_style_for(data) if "$" in data else None)
+
+
+def _represent_time(dumper: yaml.SafeDumper, data: datetime.date) -> yaml.ScalarNode:
+    # A plain timestamp in the source is a string to Flux (yaml.v2 into interface{}); PyYAML made it a date.
+    text = data.isoformat(" ") if isinstance(data, datetime.datetime) else data.isoformat()
+    return dumper.represent_scalar(_STR, text)
+
+
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(datetime.date, _represent_time)
+_Dumper.add_representer(datetime.datetime, _represent_time)
+
+
+def _go_key(key: Any) -> str:
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, str):
+        return key
+    if isinstance(key, int):
+        return str(key)
+    if isinstance(key, float):
+        return {math.inf: ".inf", -math.inf: "-.inf"}.get(key, ".nan" if math.isnan(key) else f"{key:g}")
+    raise ValueError(f"unsupported map key of type: {type(key).__name__}, key: {key!r}")
+
+
+def _as_json(value: Any) -> Any:
+    """What survives Flux's YAMLToJSON + UnmarshalJSON: string keys, integral floats as integers."""
+    if isinstance(value, dict):
+        return {_go_key(k): _as_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_json(v) for v in value]
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            raise ValueError(f"json: unsupported value: {value!r}")
+        if value.is_integer() and _INT64_MIN <= value <= _INT64_MAX:
+            return int(value)
+    return value
+
+
+# --------------------------------------------------------------------------------------------------------
+# Objects.
+# --------------------------------------------------------------------------------------------------------
+
+
+def object_ref(obj: Mapping[str, Any]) -> str:
+    """`Kind/namespace/name` (`Kind/name` for cluster-scoped objects), as errors name objects."""
+    meta = obj.get("metadata") or {}
+    kind, name, namespace = obj.get("kind") or "", meta.get("name") or "", meta.get("namespace") or ""
+    return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+
+
+def is_substitution_disabled(obj: Mapping[str, Any]) -> bool:
+    """True when the label or annotation `kustomize.toolkit.fluxcd.io/substitute` is `disabled`."""
+    meta = obj.get("metadata") or {}
+    return any((meta.get(part) or {}).get(SUBSTITUTE_KEY) == DISABLED_VALUE for part in ("labels", "annotations"))
+
+
+def _contains_dollar(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "$" in item:
+                return True
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if isinstance(key, str) and "$" in key:
+                    return True
+                stack.append(child)
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def substitute_object(obj: dict[str, Any], vars: Mapping[str, str], strict: bool, *,
+                      always: bool = False, manifest: str | None = None) -> dict[str, Any]:
+    """One built object with its `${...}` expressions substituted, as kustomize-controller does it.
+
+    Returns `obj` itself when Flux would leave it alone: the opt-out label/annotation, no variables at all
+    (unless `always`, i.e. `substituteStrategy: Always`), or no `$` anywhere (no YAML round-trip then).
+    Otherwise the object's YAML (`manifest` when given, else `obj` printed) is substituted as text and
+    parsed back, so a value can change type exactly where Flux's would. Errors are `SubstitutionError`s
+    naming the object and, for unset variables in strict mode or invalid names, the variable.
+    """
+    if is_substitution_disabled(obj) or (not vars and not always):
+        return obj
+    ref = object_ref(obj)
+    prefix = f"post build failed for '{ref}': envsubst error: "
+    try:
+        validate_variable_names(vars)
+    except SubstitutionError as err:
+        raise SubstitutionError(prefix + str(err), object_ref=ref, variable=err.variable) from None
+    if manifest is not None:
+        if "$" not in manifest:
+            return obj
+        text = manifest
+    else:
+        if not _contains_dollar(obj):
+            return obj
+        text = yaml.dump(obj, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1 << 30)
+    try:
+        output = envsubst(text, vars, strict)
+    except EnvsubstError as err:
+        raise SubstitutionError(f"{prefix}variable substitution failed: {err}", object_ref=ref,
+                                variable=err.variable) from None
+    try:
+        parsed = _as_json(yaml.load(output, Loader=_Loader))  # a SafeLoader subclass
+    except (yaml.YAMLError, ValueError) as err:
+        detail = " ".join(str(err).split())
+        raise SubstitutionError(f"{prefix}YAMLToJSON: {detail}", object_ref=ref) from None
+    if not isinstance(parsed, dict):
+        raise SubstitutionError(f"post build failed for '{ref}': UnmarshalJSON: the substituted object is "
+                                f"not a mapping", object_ref=ref)
+    return parsed
+
+
+def substitute_objects(objects: Sequence[dict[str, Any]], vars: Mapping[str, str], strict: bool, *,
+                       always: bool = False) -> list[dict[str, Any]]:
+    """`substitute_object` over a build's objects; the first error stops, as in the controller."""
+    return [substitute_object(o, vars, strict, always=always) for o in objects]
