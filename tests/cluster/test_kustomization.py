@@ -191,3 +191,34 @@ async def test_cel_health_expressions_decide_a_custom_kind_and_bad_ones_stall(
     obj = await wait_for(stalled, "an invalid CEL expression to stall the Kustomization")
     assert cond.get_reason(obj["status"]["conditions"], "Stalled") == "InvalidCELExpression"
     assert "inventory" not in obj["status"], "nothing may be applied with invalid health expressions"
+
+
+@pytest.mark.usefixtures("kustomize_controller")
+async def test_post_build_substitution_from_a_configmap_and_a_missing_optional_secret(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+) -> None:
+    manifest = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: "app-${ENV}"}
+data:
+  port: "${PORT}"
+  replicas: "${REPLICAS:-1}"
+  region: ${REGION:=eu-west-1}
+  literal: "$${NOT_A_VAR}"
+"""
+    typed = deployment("web", 1).replace("replicas: 1", "replicas: ${REPLICAS:=2}")
+    repo = repo_builder.create(repo_name, {"app/cm.yaml": manifest, "app/web.yaml": typed})
+    await kube.create({"apiVersion": SRC_API, "kind": "GitRepository",
+                       "metadata": {"name": "repo", "namespace": namespace},
+                       "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "vars", "namespace": namespace},
+                       "data": {"ENV": "staging", "PORT": "8080"}})
+    post_build = {"substitute": {"ENV": "prod"},
+                  "substituteFrom": [{"kind": "ConfigMap", "name": "vars"},
+                                     {"kind": "Secret", "name": "absent", "optional": True}]}
+    await kube.create(kustomization("app", namespace, "./app", namespace, postBuild=post_build))
+    await ks_ready(kube, namespace, "app", f"main@sha1:{repo.head('main')}")
+    cm = await kube.get("v1", "ConfigMap", "app-prod", namespace)  # inline substitute wins over substituteFrom
+    assert cm["data"] == {"port": "8080", "replicas": "1", "region": "eu-west-1", "literal": "${NOT_A_VAR}"}
+    web = await kube.get("apps/v1", "Deployment", "web", namespace)
+    assert web["spec"]["replicas"] == 2, "an integer field gets an integer"

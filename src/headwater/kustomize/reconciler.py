@@ -24,14 +24,22 @@ from headwater.apply.apply import ApplyError, apply_all
 from headwater.apply.cel_health import compile_health_checks
 from headwater.apply.health import CustomStatusReader
 from headwater.apply.prune import PruneError, delete_all, prune
-from headwater.kustomize.build import BuildCache, BuildError, build, build_key
+from headwater.kustomize.build import BuildCache, BuildError, Built, build, build_key
 from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_healthy
 from headwater.kustomize.sources import SOURCE_KINDS, is_ready, source_key
+from headwater.kustomize.substitute import (
+    EnvsubstError,
+    SubstitutionError,
+    resolve_variables,
+    substitute_from_refs,
+)
+from headwater.kustomize.typed_substitution import substitute
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
 from headwater.runtime.events import EVENT_TYPE_NORMAL
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube import ConfigError, Impersonation, KubeClient, KubeError, NotFound
+from headwater.runtime.kube.openapi import OpenAPITypes
 from headwater.runtime.kube.remote import RemoteClients
 from headwater.runtime.result import ReconcileError, Result, TerminalError, WaitingError
 from headwater.source.fetch import ArtifactError, fetch_artifact
@@ -65,6 +73,7 @@ class KustomizationReconciler:
         no_remote_bases: bool = False,
         requeue_dependency: float = 30.0,
         default_service_account: str = "",
+        strict_substitution: bool = False,
     ) -> None:
         self.kube = kube
         self.kustomizations = kustomizations
@@ -73,6 +82,8 @@ class KustomizationReconciler:
         self.no_remote_bases = no_remote_bases
         self.requeue_dependency = requeue_dependency
         self.default_service_account = default_service_account
+        self.strict_substitution = strict_substitution
+        self.types = OpenAPITypes(kube)
         self.remote = RemoteClients(user_agent=FIELD_MANAGER)
         self.builds = BuildCache()
         self.builds_run = 0  # kustomize builds actually run (benchmarks and tests count them)
@@ -103,7 +114,8 @@ class KustomizationReconciler:
         ctx.status["lastAttemptedRevision"] = revision
         self._check_dependencies(obj, revision)
 
-        objects = await self._manifests(ctx, artifact)
+        built = await self._manifests(ctx, artifact)
+        objects = await self._post_build(ctx, built)
         self._custom_health(ctx)  # invalid healthCheckExprs stall before anything is applied
         kube = await self._client(obj)
         try:
@@ -260,7 +272,26 @@ class KustomizationReconciler:
 
     # -- manifests ---------------------------------------------------------------------------------
 
-    async def _manifests(self, ctx: ReconcileContext, artifact: dict[str, Any]) -> list[dict[str, Any]]:
+    async def _post_build(self, ctx: ReconcileContext, built: list[Built]) -> list[dict[str, Any]]:
+        """Variable substitution (`postBuild`), on each object's printed YAML as Flux does it."""
+        post_build = ctx.obj["spec"].get("postBuild")
+        if not post_build:
+            return [b.obj for b in built]
+        namespace = ctx.obj["metadata"]["namespace"]
+        fetched: dict[tuple[str, str], dict[str, Any] | None] = {}
+        for ref in substitute_from_refs(post_build):
+            if ref.kind not in ("ConfigMap", "Secret"):
+                raise TerminalError("BuildFailed", f"postBuild.substituteFrom: unsupported kind '{ref.kind}'")
+            fetched[(ref.kind, ref.name)] = await self.kube.get_or_none("v1", ref.kind, ref.name, namespace)
+        always = post_build.get("substituteStrategy") == "Always"
+        try:
+            variables = resolve_variables(post_build, fetched)
+            return [await substitute(b.obj, variables, self.strict_substitution, self.types, always=always)
+                    for b in built]
+        except (SubstitutionError, EnvsubstError) as err:
+            raise ReconcileError("BuildFailed", str(err)) from err
+
+    async def _manifests(self, ctx: ReconcileContext, artifact: dict[str, Any]) -> list[Built]:
         spec = ctx.obj["spec"]
         key = build_key(str(artifact.get("digest")), spec)
         cached = self.builds.get(key)

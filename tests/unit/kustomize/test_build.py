@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from headwater.kustomize.build import BuildCache, BuildError, build, build_key, generate_kustomization
+from headwater.kustomize.build import BuildCache, BuildError, Built, build, build_key, generate_kustomization
 
 pytestmark = pytest.mark.unit
 
@@ -32,8 +32,9 @@ def tree(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def names(objects: list[dict[str, Any]]) -> list[str]:
-    return sorted(f"{o['kind']}/{o['metadata'].get('namespace', '')}/{o['metadata']['name']}" for o in objects)
+def names(built: list[Built]) -> list[str]:
+    return sorted(f"{b.obj['kind']}/{b.obj['metadata'].get('namespace', '')}/{b.obj['metadata']['name']}"
+                  for b in built)
 
 
 def test_generated_kustomization_lists_manifests_and_nested_kustomizations(tmp_path: Path) -> None:
@@ -56,7 +57,8 @@ def test_overlay_fields_are_applied(tmp_path: Path) -> None:
             "images": [{"name": "nginx", "newTag": "2.0"}],
             "patches": [{"patch": "- op: replace\n  path: /spec/replicas\n  value: 3\n",
                          "target": {"kind": "Deployment"}}]}
-    [deployment] = build(tmp_path, spec)
+    [built] = build(tmp_path, spec)
+    deployment = built.obj
     assert deployment["metadata"]["name"] == "a-web-z"
     assert deployment["metadata"]["namespace"] == "prod"
     assert deployment["metadata"]["labels"] == {"team": "x"}
@@ -92,7 +94,8 @@ def test_missing_components_can_be_ignored(tmp_path: Path) -> None:
     tree(tmp_path, {"web.yaml": DEPLOYMENT, "comp/kustomization.yaml":
                     "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations: {c: '1'}\n"})
     spec = {"components": ["comp", "absent"], "ignoreMissingComponents": True}
-    [deployment] = build(tmp_path, spec)
+    [built] = build(tmp_path, spec)
+    deployment = built.obj
     assert deployment["metadata"]["annotations"] == {"c": "1"}
     written = yaml.safe_load((tmp_path / "kustomization.yaml").read_text())
     assert written["components"] == ["comp"]
@@ -101,7 +104,8 @@ def test_missing_components_can_be_ignored(tmp_path: Path) -> None:
 
 def test_yaml_1_1_booleans_stay_strings(tmp_path: Path) -> None:
     tree(tmp_path, {"web.yaml": DEPLOYMENT})
-    [deployment] = build(tmp_path, {"commonMetadata": {"annotations": {"a": "y", "b": "on", "c": "no"}}})
+    [built] = build(tmp_path, {"commonMetadata": {"annotations": {"a": "y", "b": "on", "c": "no"}}})
+    deployment = built.obj
     assert deployment["metadata"]["annotations"] == {"a": "y", "b": "on", "c": "no"}
 
 
@@ -113,8 +117,8 @@ def test_build_key_changes_with_every_shaping_input_and_cache_hits() -> None:
     assert build_key("sha256:aa", {**base, "namePrefix": "x-"}) != key
     assert build_key("sha256:aa", base, extra={"VAR": "1"}) != key
     cache = BuildCache(size=2)
-    cache.put(key, [{"kind": "A"}])
-    assert cache.get(key) == [{"kind": "A"}]
+    cache.put(key, [Built({"kind": "A"}, "kind: A\n")])
+    assert cache.get(key) == [Built({"kind": "A"}, "kind: A\n")]
     cache.put("k2", [])
     cache.put("k3", [])
     assert cache.get(key) is None, "least recently used entries are evicted"
