@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from headwater.kustomize.sops.detect import MARKERS, DetectedFormat, format_for_path
-from headwater.kustomize.sops.document import Format, decrypt_document
+from headwater.kustomize.sops.document import decrypt_document
 from headwater.kustomize.sops.errors import UnsupportedError
 from headwater.kustomize.sops.keys import KeySet
 
@@ -38,9 +38,9 @@ def generator_sources(kustomization: Mapping[str, Any]) -> list[tuple[str, Detec
             detected = format_for_path(str(env))
             sources.append((str(env), "dotenv" if detected == "binary" else detected))
     for patch in kustomization.get("patches") or []:
-        path = patch.get("path") if isinstance(patch, Mapping) else None
-        if path and not _is_remote(str(path)):
-            sources.append((str(path), format_for_path(str(path))))
+        patch_path = str(patch.get("path") or "") if isinstance(patch, Mapping) else ""
+        if patch_path and not _is_remote(patch_path):
+            sources.append((patch_path, format_for_path(patch_path)))
     return sources
 
 

@@ -21,7 +21,7 @@ import pysequoia
 from pysequoia.packet import PacketPile, Tag
 
 from headwater.kustomize.sops.errors import KeyImportError, NoMatchingKeyError
-from headwater.kustomize.sops.metadata import MasterKey, Metadata
+from headwater.kustomize.sops.metadata import KEY_TYPES, MasterKey, Metadata
 from headwater.kustomize.sops.shamir import combine
 
 AGE_KEY_SUFFIX = ".agekey"
@@ -206,8 +206,8 @@ class KeySet:
         provided = f"{len(self.age)} age identit{'y' if len(self.age) == 1 else 'ies'} and "
         provided += f"{len(self.pgp)} OpenPGP key{'' if len(self.pgp) == 1 else 's'}"
         notes = [f"OpenPGP key {key.fingerprint} {key.problem}" for key in self.pgp if key.problem]
-        unsupported = sorted({key.describe().rsplit(" ", 1)[0] for group in metadata.key_groups
-                              for key in group if key.kind not in ("age", "pgp")})
+        unsupported = sorted({KEY_TYPES[key.kind][0] if key.kind in KEY_TYPES else key.kind
+                              for group in metadata.key_groups for key in group if key.kind not in ("age", "pgp")})
         if unsupported:
             notes.append(f"{', '.join(unsupported)} recipients are not supported by this decryptor")
         message = f"{source}: cannot get the sops data key: {detail}; tried {provided}; encrypted for: {recipients}"
