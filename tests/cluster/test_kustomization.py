@@ -222,3 +222,66 @@ data:
     assert cm["data"] == {"port": "8080", "replicas": "1", "region": "eu-west-1", "literal": "${NOT_A_VAR}"}
     web = await kube.get("apps/v1", "Deployment", "web", namespace)
     assert web["spec"]["replicas"] == 2, "an integer field gets an integer"
+
+
+def sops_encrypt(plaintext: str, recipient: str, workdir: Any) -> str:
+    """Encrypt a Secret manifest with the real sops binary (age), as a user would before committing."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    source = Path(workdir) / "secret.yaml"
+    source.write_text(plaintext)
+    config = Path(workdir) / ".sops.yaml"
+    config.write_text("creation_rules: [{encrypted_regex: '^(data|stringData)$'}]\n")
+    sops = Path(sys.executable).with_name("sops")
+    result = subprocess.run([str(sops), "--config", str(config), "--encrypt", "--age", recipient, str(source)],
+                            capture_output=True, check=True, env={"HOME": str(workdir), "PATH": "/usr/bin:/bin"})
+    return result.stdout.decode()
+
+
+@pytest.mark.usefixtures("kustomize_controller")
+async def test_sops_encrypted_secret_is_decrypted_and_tampering_is_refused(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+    tmp_path: Any,
+) -> None:
+    import base64
+
+    import pyrage
+
+    identity = pyrage.x25519.Identity.generate()
+    plaintext = ("apiVersion: v1\nkind: Secret\nmetadata: {name: db}\n"
+                 "stringData: {password: correct-horse-battery}\n")
+    encrypted = sops_encrypt(plaintext, str(identity.to_public()), tmp_path)
+    assert "correct-horse-battery" not in encrypted
+    start = encrypted.index("ENC[AES256_GCM,data:") + len("ENC[AES256_GCM,data:")
+    flipped = "B" if encrypted[start] != "B" else "C"  # same length: still base64, wrong ciphertext
+    tampered = encrypted[:start] + flipped + encrypted[start + 1:]
+    repo = repo_builder.create(repo_name, {"good/secret.yaml": encrypted, "bad/secret.yaml": tampered})
+    await kube.create({"apiVersion": SRC_API, "kind": "GitRepository",
+                       "metadata": {"name": "repo", "namespace": namespace},
+                       "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
+    await kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sops-age", "namespace": namespace},
+                       "stringData": {"identity.agekey": str(identity)}})
+    decryption = {"provider": "sops", "secretRef": {"name": "sops-age"}}
+    await kube.create(kustomization("good", namespace, "./good", namespace, decryption=decryption))
+    await kube.create(kustomization("bad", namespace, "./bad", namespace, decryption=decryption))
+    await kube.create(kustomization("none", namespace, "./good", namespace))
+    obj = await ks_ready(kube, namespace, "good", f"main@sha1:{repo.head('main')}")
+    secret = await kube.get("v1", "Secret", "db", namespace)
+    assert base64.b64decode(secret["data"]["password"]).decode() == "correct-horse-battery"
+
+    async def reason(name: str, expected: str) -> dict[str, Any] | None:
+        found = await kube.get(KS_API, "Kustomization", name, namespace)
+        conds = (found.get("status") or {}).get("conditions") or []
+        return found if cond.get_reason(conds, "Ready") == expected else None
+
+    bad = await wait_for(lambda: reason("bad", "BuildFailed"), "the tampered file to fail the build")
+    failure = cond.get_message(bad["status"]["conditions"], "Ready")
+    assert "Secret" in failure
+    assert "db" in failure
+    none = await wait_for(lambda: reason("none", "BuildFailed"), "an encrypted Secret without decryption to fail")
+    assert "decryption" in cond.get_message(none["status"]["conditions"], "Ready")
+    events = (await kube.list("v1", "Event", namespace))["items"]
+    everything = str(events) + str(obj) + str(bad) + str(none)
+    assert "correct-horse-battery" not in everything

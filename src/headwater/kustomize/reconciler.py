@@ -11,6 +11,7 @@ cached manifests.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import tempfile
@@ -25,7 +26,9 @@ from headwater.apply.cel_health import compile_health_checks
 from headwater.apply.health import CustomStatusReader
 from headwater.apply.prune import PruneError, delete_all, prune
 from headwater.kustomize.build import BuildCache, BuildError, Built, build, build_key
+from headwater.kustomize.decryption import DecryptionError, decrypt_generator_sources, decrypt_objects
 from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_healthy
+from headwater.kustomize.sops import KeySet, SopsError
 from headwater.kustomize.sources import SOURCE_KINDS, is_ready, source_key
 from headwater.kustomize.substitute import (
     EnvsubstError,
@@ -114,7 +117,13 @@ class KustomizationReconciler:
         ctx.status["lastAttemptedRevision"] = revision
         self._check_dependencies(obj, revision)
 
-        built = await self._manifests(ctx, artifact)
+        keys, keys_version = await self._decryption_keys(obj)
+        built = await self._manifests(ctx, artifact, keys, keys_version)
+        try:
+            decrypted = decrypt_objects([b.obj for b in built], keys)
+        except DecryptionError as err:
+            raise ReconcileError("BuildFailed", str(err)) from err
+        built = [Built(o, b.text) for o, b in zip(decrypted, built, strict=True)]
         objects = await self._post_build(ctx, built)
         self._custom_health(ctx)  # invalid healthCheckExprs stall before anything is applied
         kube = await self._client(obj)
@@ -291,9 +300,29 @@ class KustomizationReconciler:
         except (SubstitutionError, EnvsubstError) as err:
             raise ReconcileError("BuildFailed", str(err)) from err
 
-    async def _manifests(self, ctx: ReconcileContext, artifact: dict[str, Any]) -> list[Built]:
+    async def _decryption_keys(self, obj: dict[str, Any]) -> tuple[KeySet | None, str]:
+        """The SOPS keys of `spec.decryption.secretRef` (None without decryption) and their version."""
+        decryption = obj["spec"].get("decryption")
+        if not decryption:
+            return None, ""
+        ref = decryption.get("secretRef")
+        if not ref:
+            return KeySet.from_secret_data({}), ""
+        namespace = obj["metadata"]["namespace"]
+        secret = await self.kube.get_or_none("v1", "Secret", ref["name"], namespace)
+        if secret is None:
+            raise ReconcileError("BuildFailed", f"decryption secret '{namespace}/{ref['name']}' not found")
+        try:
+            data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
+            return KeySet.from_secret_data(data), str(secret["metadata"].get("resourceVersion", ""))
+        except (SopsError, ValueError) as err:
+            raise ReconcileError("BuildFailed",
+                                 f"decryption secret '{namespace}/{ref['name']}': unusable keys: {err}") from err
+
+    async def _manifests(self, ctx: ReconcileContext, artifact: dict[str, Any], keys: KeySet | None = None,
+                         keys_version: str = "") -> list[Built]:
         spec = ctx.obj["spec"]
-        key = build_key(str(artifact.get("digest")), spec)
+        key = build_key(str(artifact.get("digest")), spec, extra=keys_version)
         cached = self.builds.get(key)
         if cached is not None:
             return cached
@@ -303,6 +332,11 @@ class KustomizationReconciler:
                 root = await fetch_artifact(artifact["url"], artifact["digest"], Path(tmp, "artifact"))
             except ArtifactError as err:
                 raise ReconcileError("ArtifactFailed", str(err)) from err
+            try:
+                if keys is not None:
+                    await asyncio.to_thread(decrypt_generator_sources, root, keys)
+            except DecryptionError as err:
+                raise ReconcileError("BuildFailed", str(err)) from err
             try:
                 started = time.monotonic()
                 objects = await asyncio.to_thread(build, root, spec, no_remote_bases=self.no_remote_bases)
