@@ -285,3 +285,31 @@ async def test_sops_encrypted_secret_is_decrypted_and_tampering_is_refused(
     events = (await kube.list("v1", "Event", namespace))["items"]
     everything = str(events) + str(obj) + str(bad) + str(none)
     assert "correct-horse-battery" not in everything
+
+
+@pytest.mark.usefixtures("kustomize_controller")
+async def test_an_external_artifact_source_is_consumed_through_the_artifact_contract(
+    kube: KubeClient, namespace: str, source_controller: Any, tmp_path: Any,
+) -> None:
+    import asyncio
+    from pathlib import Path
+
+    from headwater.source.storage import ObjectRef
+
+    content = Path(tmp_path) / "content"
+    (content / "deploy").mkdir(parents=True)
+    (content / "deploy" / "cm.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-external}\ndata: {k: v}\n")
+    store = source_controller.store
+    ref = ObjectRef("ExternalArtifact", namespace, "bundle")
+    artifact = await asyncio.to_thread(
+        store.archive, store.new_artifact(ref, "latest@sha256:" + "ab" * 32, "bundle.tar.gz"), content)
+    await kube.create({"apiVersion": SRC_API, "kind": "ExternalArtifact",
+                       "metadata": {"name": "bundle", "namespace": namespace}, "spec": {}})
+    await kube.patch(SRC_API, "ExternalArtifact", "bundle", {"status": {"artifact": artifact.to_dict()}},
+                     namespace=namespace, subresource="status")
+    ks = kustomization("external", namespace, "./deploy", namespace)
+    ks["spec"]["sourceRef"] = {"kind": "ExternalArtifact", "name": "bundle"}
+    await kube.create(ks)
+    await ks_ready(kube, namespace, "external", artifact.revision)
+    assert (await kube.get("v1", "ConfigMap", "from-external", namespace))["data"] == {"k": "v"}

@@ -1,7 +1,9 @@
 """Wire the kustomize controller into a Manager: Kustomization informer and indexes, source informers.
 
-Sources are watched too (read-only caches): a new artifact on a GitRepository enqueues the
-Kustomizations that use it at once, and a Kustomization turning Ready enqueues its dependants.
+Sources are watched too (read-only caches): a new artifact on a GitRepository, OCIRepository, Bucket or
+ExternalArtifact enqueues the Kustomizations that use it at once (all four share the artifact contract:
+`status.artifact` with url, digest and revision), and a Kustomization turning Ready enqueues its
+dependants.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from headwater.runtime.options import ControllerOptions
 from headwater.runtime.recorder import EventRecorder
 
 SOURCE_API = "source.toolkit.fluxcd.io/v1"
-WATCHED_SOURCES = ("GitRepository",)
+WATCHED_SOURCES = ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact")
 
 
 async def setup(manager: Manager, kube: KubeClient, options: ControllerOptions, settings: dict[str, Any]) -> None:
