@@ -16,12 +16,14 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import re
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, TypeVar
 
 import click
+
+from headwater.api.duration import Duration
+from headwater.api.duration import parse_duration as _parse_go_duration
 
 __all__ = [
     "ControllerOptions",
@@ -42,69 +44,17 @@ RUNTIME_NAMESPACE_ENV: Final = "RUNTIME_NAMESPACE"
 
 # --------------------------------------------------------------------------- Go durations
 
-_UNIT_SECONDS: Final = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,  # U+00B5 micro sign
-    "μs": 1e-6,  # U+03BC greek mu
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
+# One parser for the whole project: headwater.api.duration (exact Go semantics).
 
 
 def parse_duration(text: str) -> float:
     """Parse a Go duration string (``"750ms"``, ``"1h30m"``, ``"-1.5s"``, ``"0"``) into seconds."""
-    s = text.strip()
-    if not s:
-        raise ValueError("empty duration")
-    sign = 1.0
-    if s[0] in "+-":
-        sign = -1.0 if s[0] == "-" else 1.0
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f"invalid duration {text!r}")
-    total = 0.0
-    pos = 0
-    while pos < len(s):
-        match = _DURATION_PART.match(s, pos)
-        if match is None:
-            raise ValueError(f"invalid duration {text!r}")
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    return sign * total
-
-
-def _trim_float(value: float) -> str:
-    text = f"{value:.9f}".rstrip("0").rstrip(".")
-    return text or "0"
+    return _parse_go_duration(text.strip()).seconds
 
 
 def format_duration(seconds: float) -> str:
     """Format seconds the way Go prints a time.Duration (``15m0s``, ``750ms``, ``0s``)."""
-    nanos = round(seconds * 1e9)
-    if nanos == 0:
-        return "0s"
-    sign = "-" if nanos < 0 else ""
-    nanos = abs(nanos)
-    if nanos < 1_000:
-        return f"{sign}{nanos}ns"
-    if nanos < 1_000_000:
-        return f"{sign}{_trim_float(nanos / 1e3)}µs"
-    if nanos < 1_000_000_000:
-        return f"{sign}{_trim_float(nanos / 1e6)}ms"
-    hours, rest = divmod(nanos, 3600 * 10**9)
-    minutes, rest = divmod(rest, 60 * 10**9)
-    secs = _trim_float(rest / 1e9)
-    if hours:
-        return f"{sign}{hours}h{minutes}m{secs}s"
-    if minutes:
-        return f"{sign}{minutes}m{secs}s"
-    return f"{sign}{secs}s"
+    return str(Duration.from_seconds(seconds))
 
 
 # --------------------------------------------------------------------------- other parsers
