@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import logging
 import subprocess
 import tarfile
 from pathlib import Path
@@ -129,7 +130,9 @@ async def test_unchanged_remote_means_no_fetch_and_same_digest(
 @pytest.mark.usefixtures("source_controller")
 async def test_basic_and_bearer_auth_and_a_wrong_password_never_leaks(
     kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http_factory: Any, repo_name: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="headwater")
     repo = repo_builder.create(repo_name, FILES)
     basic = git_http_factory(auth=HttpAuth.basic("flux", "s3cret-pass"))
     bearer = git_http_factory(auth=HttpAuth.bearer("t0ken-value"))
@@ -151,9 +154,11 @@ async def test_basic_and_bearer_auth_and_a_wrong_password_never_leaks(
     assert cond.get_reason(conds, "FetchFailed") == "AuthenticationFailed"
     events = (await kube.list("v1", "Event", namespace, field_selector="involvedObject.name=wrong"))["items"]
     assert {e["reason"] for e in events} == {"AuthenticationFailed"}
-    everything = str(obj) + str(events)
+    assert "AuthenticationFailed" in caplog.text, "the failure must be logged"
+    everything = str(obj) + str(events) + caplog.text
     assert "not-the-pass-w0rd" not in everything
     assert "s3cret-pass" not in everything
+    assert "t0ken-value" not in everything
 
 
 @pytest.mark.usefixtures("source_controller")
