@@ -90,11 +90,15 @@ async def source_controller(
 
 @pytest.fixture(scope="session")
 async def kustomize_controller(kube: KubeClient, source_controller: RunningSource) -> AsyncIterator[Manager]:
-    """The kustomize controller running in this process (with the source controller), all namespaces."""
+    """The kustomize controller running in this process (with the source controller), all namespaces.
+
+    Objects labelled `headwater.dev/isolated` are left to controllers a test starts itself (other flags).
+    """
     from headwater.kustomize.controller import setup as setup_kustomize
 
     options = ControllerOptions(concurrent=4, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
-                                max_retry_delay=5.0, requeue_dependency=30.0)
+                                max_retry_delay=5.0, requeue_dependency=30.0,
+                                watch_label_selector="!headwater.dev/isolated")
     manager = Manager("kustomize-controller", kube, options)
     await setup_kustomize(manager, kube, options, {})
     stop = asyncio.Event()

@@ -91,6 +91,7 @@ class KustomizationReconciler:
         self.builds = BuildCache()
         self.builds_run = 0  # kustomize builds actually run (benchmarks and tests count them)
         self.fetches = 0
+        self.applies_sent = 0  # real (non dry-run) server-side applies sent, all reconciles together
 
     def retry_interval(self, obj: dict[str, Any]) -> float:
         """Failures are retried at `spec.retryInterval` (default: the interval), not with backoff."""
@@ -130,6 +131,7 @@ class KustomizationReconciler:
         try:
             change_set = await apply_all(kube, objects, field_manager=FIELD_MANAGER, owner=(name, namespace),
                                          force=bool(spec.get("force")), wait_timeout=self.timeout(obj))
+            self.applies_sent += change_set.calls.applies
         except ApplyError as err:
             raise ReconcileError("ReconciliationFailed", str(err)) from err
         except KubeError as err:
