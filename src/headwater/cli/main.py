@@ -12,6 +12,11 @@ from headwater.cli.lazy import LazyGroup
 COMMANDS: dict[str, tuple[str, str]] = {
     "controller": ("headwater.cli.controller:controller", "Run a controller process (source, …, or all)."),
     "dev": ("headwater.cli.dev:dev", "Run a local Kubernetes control plane and the demo."),
+    "get": ("headwater.cli.get:get", "Get the status of Flux resources."),
+    "reconcile": ("headwater.cli.reconcile:reconcile", "Reconcile Flux resources now and wait for the outcome."),
+    "resume": ("headwater.cli.suspend:resume", "Resume suspended Flux resources."),
+    "suspend": ("headwater.cli.suspend:suspend", "Suspend the reconciliation of Flux resources."),
+    "version": ("headwater.cli.version:version", "Print the client and cluster versions."),
 }
 
 

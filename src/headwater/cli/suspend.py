@@ -1,0 +1,111 @@
+"""`headwater suspend …` / `headwater resume …`: toggle `spec.suspend` like flux.
+
+Resume also requests a reconciliation (the requestedAt annotation, in the same patch) and waits until
+each object handled it with Ready True (exit 1 naming the object otherwise).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from headwater.cli.common import (
+    GIT_REPOSITORY,
+    KUSTOMIZATION,
+    REQUESTED_AT,
+    CliError,
+    Kind,
+    Options,
+    cluster_options,
+    identify,
+    log,
+    make_options,
+    names_or_all,
+    rfc3339nano,
+    run,
+)
+from headwater.cli.get import AliasGroup
+from headwater.cli.reconcile import FIELD_MANAGER, Budget, wait_reconciled
+
+if TYPE_CHECKING:
+    from headwater.runtime.kube import KubeClient
+
+
+async def _patch(client: KubeClient, kind: Kind, name: str, namespace: str, patch: dict[str, Any]) -> None:
+    from headwater.runtime.kube import NotFound
+
+    try:
+        await client.patch(kind.api_version, kind.kind, name, patch, namespace=namespace,
+                           field_manager=FIELD_MANAGER)
+    except NotFound as err:
+        raise CliError(f"{identify(kind, namespace, name)} not found") from err
+
+
+def suspend_kind(kind: Kind, names: tuple[str, ...], all_: bool, opts: Options) -> None:
+    async def body(client: KubeClient) -> None:
+        for name in await names_or_all(client, kind, names, opts.namespace, all_):
+            log("►", f"suspending {kind.label} {name} in {opts.namespace} namespace")
+            await _patch(client, kind, name, opts.namespace, {"spec": {"suspend": True}})
+            log("✔", f"{kind.label} suspended")
+
+    run(opts, body)
+
+
+def resume_kind(kind: Kind, names: tuple[str, ...], all_: bool, wait: bool, opts: Options) -> None:
+    async def body(client: KubeClient) -> None:
+        budget = Budget(opts)
+        pending: list[tuple[str, str]] = []
+        for name in await names_or_all(client, kind, names, opts.namespace, all_):
+            log("►", f"resuming {kind.label} {name} in {opts.namespace} namespace")
+            token = rfc3339nano()
+            await _patch(client, kind, name, opts.namespace,
+                         {"spec": {"suspend": False}, "metadata": {"annotations": {REQUESTED_AT: token}}})
+            log("✔", f"{kind.label} resumed")
+            if wait:
+                await wait_reconciled(client, kind, name, opts.namespace, token, budget)
+            else:
+                pending.append((name, token))
+        for name, token in pending:
+            await wait_reconciled(client, kind, name, opts.namespace, token, budget)
+
+    run(opts, body)
+
+
+def _leaf(group: click.Group, name: str, kind: Kind, resume: bool) -> None:
+    verb = "Resume" if resume else "Suspend"
+
+    def command(names: tuple[str, ...], all_: bool, kubeconfig: str | None, context: str | None,
+                namespace: str, timeout: str, wait: bool = False) -> None:
+        opts = make_options(kubeconfig, context, namespace, timeout)
+        if resume:
+            resume_kind(kind, names, all_, wait, opts)
+        else:
+            suspend_kind(kind, names, all_, opts)
+
+    command.__doc__ = f"{verb} the reconciliation of {kind.kind} objects (NAME… or --all)."
+    decorated: Callable[..., None] = cluster_options()(command)
+    decorated = click.option("--all", "all_", is_flag=True,
+                             help=f"{verb} every {kind.kind} in the namespace.")(decorated)
+    if resume:
+        decorated = click.option("--wait", is_flag=True,
+                                 help="Wait for each object to become ready before resuming the next.")(decorated)
+    decorated = click.argument("names", nargs=-1)(decorated)
+    group.add_command(click.command(name)(decorated))
+
+
+def _tree(resume: bool) -> click.Group:
+    verb = "resume" if resume else "suspend"
+    top = AliasGroup(verb, help=("Resume suspended Flux resources and wait for them to reconcile."
+                                 if resume else "Suspend the reconciliation of Flux resources."))
+    top.aliases = {"ks": "kustomization"}
+    _leaf(top, "kustomization", KUSTOMIZATION, resume)
+    source = click.Group("source", help=f"{verb.capitalize()} sources.")
+    _leaf(source, "git", GIT_REPOSITORY, resume)
+    top.add_command(source)
+    return top
+
+
+suspend = _tree(resume=False)
+resume = _tree(resume=True)
