@@ -75,8 +75,22 @@ async def isolated_controller(kube: KubeClient, **flags: Any) -> AsyncIterator[d
         await asyncio.wait_for(manager.leading.wait(), 30)
         yield labels
     finally:
-        stop.set()
-        await task
+        try:
+            await delete_kustomizations(kube, f"{ISOLATED}={labels[ISOLATED]}")
+        finally:
+            stop.set()
+            await task
+
+
+async def delete_kustomizations(kube: KubeClient, selector: str | None = None, namespace: str | None = None) -> None:
+    """Delete Kustomizations and wait for their finalizers (run them while their controller still runs)."""
+    for obj in (await kube.list(KS_API, "Kustomization", namespace, label_selector=selector))["items"]:
+        await kube.delete(KS_API, "Kustomization", obj["metadata"]["name"], obj["metadata"]["namespace"])
+
+    async def gone() -> bool:
+        return not (await kube.list(KS_API, "Kustomization", namespace, label_selector=selector))["items"]
+
+    await wait_for(gone, "the Kustomizations to be finalized and deleted", timeout=15)
 
 
 def labelled(obj: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
@@ -178,6 +192,13 @@ async def test_kubeconfig_secret_applies_into_the_remote_cluster_only(
             await remote.close()
         assert await kube.get_or_none("v1", "Namespace", target) is None, "nothing may land in the local cluster"
         assert await kube.get_or_none("v1", "ConfigMap", "cfg", namespace) is None
+        # deleting the Kustomization prunes in the remote cluster (while it still runs)
+        await delete_kustomizations(kube, namespace=namespace)
+        remote = connect(info.kubeconfig, user_agent="headwater-tests")
+        try:
+            assert await remote.get_or_none("v1", "ConfigMap", "cfg", target) is None
+        finally:
+            await remote.close()
     finally:
         await asyncio.to_thread(remote_cluster.down, lambda _message: None)
 
@@ -316,3 +337,4 @@ async def test_requested_reconcile_of_unchanged_kustomizations_builds_and_applie
     print(f"\n{count} unchanged Kustomizations reconciled in {time.monotonic() - started:.2f}s")
     assert reconciler.builds_run == builds, "no kustomize build may run when nothing changed"
     assert reconciler.applies_sent == applies, "no apply may be sent when nothing changed"
+    await delete_kustomizations(kube, namespace=namespace)  # finalized now, not during a later test
