@@ -149,3 +149,22 @@ async def test_a_dependency_cycle_is_reported_not_deadlocked(
     obj = await not_ready(kube, namespace, "a", "DependencyNotReady")
     assert cond.get_message(obj["status"]["conditions"], "Ready") == (
         f"circular dependency: {namespace}/a -> {namespace}/b -> {namespace}/a")
+
+
+@pytest.mark.usefixtures("kustomize_controller")
+async def test_ready_expr_replaces_the_built_in_dependency_check(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+) -> None:
+    repo = repo_builder.create(repo_name, {"app/cfg.yaml": CONFIG, "other/cfg.yaml": CONFIG.replace("cfg", "o")})
+    await source(kube, namespace, git_http.url(repo_name))
+    await kube.create(kustomization("base", namespace, "./other", namespace))
+    never = "dep.metadata.name == 'somebody-else'"
+    await kube.create(kustomization("waits", namespace, "./app", namespace,
+                                    dependsOn=[{"name": "base", "readyExpr": never}]))
+    await ks_ready(kube, namespace, "base", f"main@sha1:{repo.head('main')}")
+    obj = await not_ready(kube, namespace, "waits", "DependencyNotReady")
+    assert "(readyExpr)" in cond.get_message(obj["status"]["conditions"], "Ready")
+    await kube.patch(KS_API, "Kustomization", "waits",
+                     {"spec": {"dependsOn": [{"name": "base", "readyExpr": "dep.metadata.name == 'base'"}]}},
+                     namespace=namespace)
+    await ks_ready(kube, namespace, "waits", f"main@sha1:{repo.head('main')}")

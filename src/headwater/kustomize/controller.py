@@ -34,6 +34,7 @@ async def setup(manager: Manager, kube: KubeClient, options: ControllerOptions, 
         requeue_dependency=options.requeue_dependency,
         default_service_account=options.default_service_account,
         strict_substitution=options.feature_gates.get("StrictPostBuildSubstitutions", False),
+        additive_cel_check=options.feature_gates.get("AdditiveCELDependencyCheck", False),
     )
     recorder = EventRecorder(kube, FIELD_MANAGER, events_addr=options.events_addr)
     controller = Controller("kustomization", kube, reconciler, kustomizations, options=options, recorder=recorder,

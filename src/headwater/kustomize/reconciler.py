@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from headwater.api.duration import DurationError, parse_duration
+from headwater.api.duration import Duration, DurationError, parse_duration
 from headwater.apply import inventory as inv
 from headwater.apply.apply import ApplyError, apply_all
 from headwater.apply.cel_health import compile_health_checks
@@ -28,6 +28,7 @@ from headwater.apply.prune import PruneError, delete_all, prune
 from headwater.kustomize.build import BuildCache, BuildError, Built, build, build_key
 from headwater.kustomize.decryption import DecryptionError, decrypt_generator_sources, decrypt_objects
 from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_healthy
+from headwater.kustomize.ready_expr import evaluate_ready_expr
 from headwater.kustomize.sops import KeySet, SopsError
 from headwater.kustomize.sources import SOURCE_KINDS, is_ready, source_key
 from headwater.kustomize.substitute import (
@@ -58,6 +59,10 @@ def seconds(text: Any, default: float) -> float:
         return default
 
 
+def _duration(seconds: float) -> str:
+    return str(Duration.from_seconds(seconds))
+
+
 def manifests_digest(objects: list[dict[str, Any]]) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
 
@@ -77,6 +82,7 @@ class KustomizationReconciler:
         requeue_dependency: float = 30.0,
         default_service_account: str = "",
         strict_substitution: bool = False,
+        additive_cel_check: bool = False,
     ) -> None:
         self.kube = kube
         self.kustomizations = kustomizations
@@ -86,6 +92,7 @@ class KustomizationReconciler:
         self.requeue_dependency = requeue_dependency
         self.default_service_account = default_service_account
         self.strict_substitution = strict_substitution
+        self.additive_cel_check = additive_cel_check
         self.types = OpenAPITypes(kube)
         self.remote = RemoteClients(user_agent=FIELD_MANAGER)
         self.builds = BuildCache()
@@ -115,8 +122,13 @@ class KustomizationReconciler:
             raise WaitingError("ArtifactFailed", f"Source artifact not found for {source_key(obj)}, retrying",
                                self.retry_interval(obj))
         revision = str(artifact["revision"])
-        ctx.status["lastAttemptedRevision"] = revision
         self._check_dependencies(obj, revision)
+        status = obj.get("status") or {}
+        if status.get("lastAppliedRevision") != revision or status.get("observedGeneration") != ctx.generation:
+            ctx.status["lastAttemptedRevision"] = revision  # shown while the new work is in progress
+            await ctx.progress(f"Fetching manifests for revision '{revision}' with a timeout of "
+                               f"{_duration(self.timeout(obj))}")
+        ctx.status["lastAttemptedRevision"] = revision
 
         keys, keys_version = await self._decryption_keys(obj)
         built = await self._manifests(ctx, artifact, keys, keys_version)
@@ -249,12 +261,25 @@ class KustomizationReconciler:
             if found is None:
                 raise WaitingError("DependencyNotReady", f"dependency '{dep_ns}/{dep['name']}' not found",
                                    self.requeue_dependency)
-            status = found.get("status") or {}
-            if not is_ready(found) or status.get("observedGeneration") != found["metadata"].get("generation"):
+            expression = dep.get("readyExpr")
+            if expression:
+                expr_ready = evaluate_ready_expr(expression, obj, found)
+                if not expr_ready or (self.additive_cel_check and not self._built_in_ready(obj, found, revision)):
+                    raise WaitingError("DependencyNotReady", f"{message} (readyExpr)", self.requeue_dependency)
+                continue
+            if not self._built_in_ready(obj, found, revision):
+                status = found.get("status") or {}
+                if is_ready(found) and status.get("observedGeneration") == found["metadata"].get("generation"):
+                    message = f"{message}: it has not applied revision '{revision}' yet"
                 raise WaitingError("DependencyNotReady", message, self.requeue_dependency)
-            if source_key(found) == source_key(obj) and status.get("lastAppliedRevision") != revision:
-                raise WaitingError("DependencyNotReady",
-                                   f"{message}: it has not applied revision '{revision}' yet", self.requeue_dependency)
+
+    @staticmethod
+    def _built_in_ready(obj: dict[str, Any], found: dict[str, Any], revision: str) -> bool:
+        """Flux's rule: Ready at its latest generation, and at our revision when it uses our source."""
+        status = found.get("status") or {}
+        if not is_ready(found) or status.get("observedGeneration") != found["metadata"].get("generation"):
+            return False
+        return source_key(found) != source_key(obj) or status.get("lastAppliedRevision") == revision
 
     def _cycle(self, obj: dict[str, Any]) -> list[str]:
         start = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
