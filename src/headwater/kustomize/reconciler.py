@@ -100,6 +100,10 @@ class KustomizationReconciler:
         self.fetches = 0
         self.applies_sent = 0  # real (non dry-run) server-side applies sent, all reconciles together
 
+    async def close(self) -> None:
+        """Release connections to remote clusters (called when the controller stops)."""
+        await self.remote.close()
+
     def retry_interval(self, obj: dict[str, Any]) -> float:
         """Failures are retried at `spec.retryInterval` (default: the interval), not with backoff."""
         spec = obj.get("spec") or {}

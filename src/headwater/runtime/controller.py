@@ -179,6 +179,9 @@ class Controller:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
         await self.recorder.close()
+        close: Callable[[], Awaitable[None]] | None = getattr(self.reconciler, "close", None)
+        if close is not None:  # e.g. connections to remote clusters
+            await close()
 
     @property
     def in_flight(self) -> list[ObjectKey]:
