@@ -442,7 +442,7 @@ async def test_servers_in_async_code_and_clean_stop(tmp_path: Path) -> None:
     for port in (servers.ssh.port, servers.http.port):
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0
-    assert not [p for p in psutil.Process().children(recursive=True) if "http-backend" in " ".join(p.cmdline())]
+    assert not [cmd for cmd in _child_commands() if "http-backend" in cmd]
 
 
 def test_pkt_scanner_classifies_requests_fed_byte_by_byte() -> None:
@@ -459,3 +459,14 @@ def test_pkt_scanner_classifies_requests_fed_byte_by_byte() -> None:
     broken = PktScanner()
     assert broken.feed(b"zzzz" + pkt("command=fetch\n") + b"0000") == []
     assert broken.close() == []
+
+
+def _child_commands() -> list[str]:
+    """Command lines of this process's live children (zombies of other tests' tools are skipped)."""
+    commands = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            commands.append(" ".join(child.cmdline()))
+        except (psutil.ZombieProcess, psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return commands
