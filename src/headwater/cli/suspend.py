@@ -19,6 +19,7 @@ from headwater.cli.common import (
     Kind,
     Options,
     cluster_options,
+    get_object,
     identify,
     log,
     make_options,
@@ -46,6 +47,7 @@ async def _patch(client: KubeClient, kind: Kind, name: str, namespace: str, patc
 def suspend_kind(kind: Kind, names: tuple[str, ...], all_: bool, opts: Options) -> None:
     async def body(client: KubeClient) -> None:
         for name in await names_or_all(client, kind, names, opts.namespace, all_):
+            await get_object(client, kind, name, opts.namespace)
             log("►", f"suspending {kind.label} {name} in {opts.namespace} namespace")
             await _patch(client, kind, name, opts.namespace, {"spec": {"suspend": True}})
             log("✔", f"{kind.label} suspended")
@@ -58,6 +60,7 @@ def resume_kind(kind: Kind, names: tuple[str, ...], all_: bool, wait: bool, opts
         budget = Budget(opts)
         pending: list[tuple[str, str]] = []
         for name in await names_or_all(client, kind, names, opts.namespace, all_):
+            await get_object(client, kind, name, opts.namespace)
             log("►", f"resuming {kind.label} {name} in {opts.namespace} namespace")
             token = rfc3339nano()
             await _patch(client, kind, name, opts.namespace,
