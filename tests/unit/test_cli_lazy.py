@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from headwater.cli.common import rfc3339nano, truncate_hex
 from headwater.cli.get import parse_status_selector
@@ -14,6 +16,7 @@ pytestmark = pytest.mark.unit
 
 PROBE = """
 import sys
+from typing import Any
 from headwater.cli.main import cli
 try:
     cli.main(["--help"], prog_name="headwater", standalone_mode=False)
@@ -59,3 +62,66 @@ def test_status_selector() -> None:
     assert parse_status_selector(None) is None
     with pytest.raises(Exception, match="expected"):
         parse_status_selector("ready")
+
+
+class _FakeClient:
+    """Stands in for KubeClient: serves no Flux kinds, or one Kustomization."""
+
+    timeout = 30.0
+
+    def __init__(self, items: list[dict[str, Any]] | None) -> None:
+        self.items = items
+
+    async def list_all(self, api_version: str, kind: str, namespace: str | None = None,
+                       **_: Any) -> tuple[list[dict[str, Any]], str]:
+        from headwater.runtime.kube import UnknownKind
+
+        if self.items is None or kind != "Kustomization":
+            raise UnknownKind(f"the cluster serves no kind {kind!r} in {api_version!r}")
+        return self.items, "1"
+
+    async def close(self) -> None:
+        pass
+
+
+def _invoke(monkeypatch: pytest.MonkeyPatch, client: _FakeClient, args: list[str]) -> Any:
+    import headwater.runtime.kube as kube
+    from headwater.cli.main import cli
+
+    monkeypatch.setattr(kube, "connect", lambda *a, **k: client)
+    return CliRunner().invoke(cli, args)
+
+
+def test_missing_crds_are_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = _invoke(monkeypatch, _FakeClient(None), ["get", "ks"])
+    assert result.exit_code == 1
+    assert result.output.strip() == ("✗ the cluster does not serve Kustomization (kustomize.toolkit.fluxcd.io/v1): "
+                                     "are the Flux CRDs installed?")
+    everything = _invoke(monkeypatch, _FakeClient(None), ["get", "all"])
+    assert everything.exit_code == 1
+    assert "are the Flux CRDs installed?" in everything.output
+
+
+def test_rich_table_on_a_terminal(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from headwater.cli import get
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    get.render(["NAME", "READY"], [["apps", "True"]], no_header=False)
+    out = capsys.readouterr().out
+    assert "NAME" in out
+    assert "apps" in out
+
+
+def test_plain_table_and_all_namespaces(monkeypatch: pytest.MonkeyPatch) -> None:
+    ks = {"metadata": {"name": "apps", "namespace": "team"}, "spec": {"suspend": True},
+          "status": {"lastAppliedRevision": "main@sha1:" + "a" * 40,
+                     "conditions": [{"type": "Ready", "status": "False", "message": "boom\nagain"}]}}
+    result = _invoke(monkeypatch, _FakeClient([ks]), ["get", "ks", "-A"])
+    assert result.exit_code == 0, result.output
+    header, row = result.output.splitlines()
+    assert header.split() == ["NAMESPACE", "NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"]
+    assert row.split() == ["team", "apps", "main@sha1:aaaaaaaa", "True", "False", "boom", "again"]
+    assert "\t" in row
+    none = _invoke(monkeypatch, _FakeClient([ks]), ["get", "ks", "--status-selector", "ready=true"])
+    assert none.exit_code == 0
+    assert "✗ no Kustomization objects found in flux-system namespace" in none.output
