@@ -168,3 +168,43 @@ async def test_ready_expr_replaces_the_built_in_dependency_check(
                      {"spec": {"dependsOn": [{"name": "base", "readyExpr": "dep.metadata.name == 'base'"}]}},
                      namespace=namespace)
     await ks_ready(kube, namespace, "waits", f"main@sha1:{repo.head('main')}")
+
+
+@pytest.mark.usefixtures("kustomize_controller")
+async def test_drift_ignore_rules_strip_or_adopt_and_other_drift_is_still_reverted(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+) -> None:
+    from tests.cluster.test_kustomization import deployment
+
+    repo = repo_builder.create(repo_name, {"app/web.yaml": deployment("web", 2), "app/cfg.yaml": CONFIG})
+    await source(kube, namespace, git_http.url(repo_name))
+    ignore = [{"paths": ["/spec/replicas"], "target": {"kind": "Deployment"}},
+              {"paths": ["/data/a"], "target": {"kind": "ConfigMap", "name": "cfg"}}]
+    await kube.create(kustomization("app", namespace, "./app", namespace, ignore=ignore))
+    await ks_ready(kube, namespace, "app", f"main@sha1:{repo.head('main')}")
+
+    # strip: an autoscaler takes replicas over with server-side apply
+    await kube.apply({"apiVersion": "apps/v1", "kind": "Deployment",
+                      "metadata": {"name": "web", "namespace": namespace}, "spec": {"replicas": 5}},
+                     field_manager="hpa-controller", force=True)
+    # adopt: someone edits a value only we apply
+    await kube.patch("v1", "ConfigMap", "cfg", {"data": {"a": "edited"}}, namespace=namespace,
+                     field_manager="kubectl-edit")
+    # and an un-ignored drift
+    await kube.patch("v1", "ConfigMap", "cfg", {"data": {"extra": "x"}}, namespace=namespace,
+                     field_manager="kubectl-edit")
+    for token in ("one", "two"):
+        await kube.patch(KS_API, "Kustomization", "app",
+                         {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}, namespace=namespace)
+
+        async def handled(t: str = token) -> bool:
+            obj = await kube.get(KS_API, "Kustomization", "app", namespace)
+            return (obj.get("status") or {}).get("lastHandledReconcileAt") == t
+
+        await wait_for(handled, f"reconcile {token}")
+    assert (await kube.get("apps/v1", "Deployment", "web", namespace))["spec"]["replicas"] == 5
+    cfg = await kube.get("v1", "ConfigMap", "cfg", namespace)
+    assert cfg["data"]["a"] == "edited", "an ignored field we own adopts the live value"
+    assert "extra" not in cfg["data"], "kubectl edits of what we manage are taken over and reverted"
+    obj = await kube.get(KS_API, "Kustomization", "app", namespace)
+    assert cond.is_true(obj["status"]["conditions"], "Ready")

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, 
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from headwater.apply.drift_ignore import IgnoreRule, apply_rules
 from headwater.apply.objects import (
     CLEANUP_ANNOTATIONS,
     CLEANUP_LABELS,
@@ -257,6 +258,7 @@ class _Options:
     force: bool
     wait_timeout: float
     managers: tuple[tuple[str, str], ...]
+    ignore_rules: tuple[IgnoreRule, ...] = ()
 
 
 def _raise_all(errors: Sequence[BaseException]) -> None:
@@ -343,6 +345,8 @@ class _Applier:
 
         if is_apply_excluded(obj) or is_apply_excluded(existing) or (existing and is_ssa_if_not_present(obj)):
             return _Plan(obj, meta, version, Action.SKIPPED)
+        if self.options.ignore_rules:
+            obj = apply_rules(obj, existing, list(self.options.ignore_rules), self.options.field_manager)
 
         dry_run, existing = await self._dry_run(obj, meta, existing)
         patched = await self._cleanup(obj, meta, existing)
@@ -498,6 +502,7 @@ async def apply_all(
     wait_timeout: float = DEFAULT_WAIT_TIMEOUT,
     custom_stage_kinds: Collection[tuple[str, str]] = (),
     override_managers: Iterable[str] = (),
+    ignore_rules: Iterable[IgnoreRule] = (),
 ) -> ChangeSet:
     """Apply `objects` stage by stage; return one change-set entry per object, in apply order.
 
@@ -519,7 +524,8 @@ async def apply_all(
         desired.append(obj)
 
     options = _Options(field_manager=field_manager, force=force, wait_timeout=wait_timeout,
-                       managers=tuple(cleanup_managers(field_manager, override_managers)))
+                       managers=tuple(cleanup_managers(field_manager, override_managers)),
+                       ignore_rules=tuple(ignore_rules))
     applier = _Applier(kube, options, concurrency)
     result = ChangeSet(calls=applier.calls)
     for stage, stage_objects in split_stages(desired, custom_stage_kinds):

@@ -23,6 +23,7 @@ from headwater.api.duration import Duration, DurationError, parse_duration
 from headwater.apply import inventory as inv
 from headwater.apply.apply import ApplyError, apply_all
 from headwater.apply.cel_health import compile_health_checks
+from headwater.apply.drift_ignore import parse_rules
 from headwater.apply.health import CustomStatusReader
 from headwater.apply.prune import PruneError, delete_all, prune
 from headwater.kustomize.build import BuildCache, BuildError, Built, build, build_key
@@ -146,7 +147,8 @@ class KustomizationReconciler:
         kube = await self._client(obj)
         try:
             change_set = await apply_all(kube, objects, field_manager=FIELD_MANAGER, owner=(name, namespace),
-                                         force=bool(spec.get("force")), wait_timeout=self.timeout(obj))
+                                         force=bool(spec.get("force")), wait_timeout=self.timeout(obj),
+                                         ignore_rules=parse_rules(spec.get("ignore")))
             self.applies_sent += change_set.calls.applies
         except ApplyError as err:
             raise ReconcileError("ReconciliationFailed", str(err)) from err
