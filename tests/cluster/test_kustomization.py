@@ -313,3 +313,44 @@ async def test_an_external_artifact_source_is_consumed_through_the_artifact_cont
     await kube.create(ks)
     await ks_ready(kube, namespace, "external", artifact.revision)
     assert (await kube.get("v1", "ConfigMap", "from-external", namespace))["data"] == {"k": "v"}
+
+
+@pytest.mark.usefixtures("kustomize_controller")
+async def test_sops_openpgp_encrypted_secret_is_decrypted_and_applied(
+    kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+    tmp_path: Any,
+) -> None:
+    import base64
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    home = Path(tmp_path) / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {"GNUPGHOME": str(home), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "Flux <flux@example.com>", "rsa3072",
+                    "encrypt", "never"], env=env, check=True, capture_output=True)
+    listing = subprocess.run(["gpg", "--with-colons", "--list-keys"], env=env, check=True, capture_output=True).stdout
+    fingerprint = next(line.split(":")[9] for line in listing.decode().splitlines() if line.startswith("fpr:"))
+    private = subprocess.run(["gpg", "--batch", "--armor", "--export-secret-keys", fingerprint], env=env,
+                             check=True, capture_output=True).stdout
+    source = Path(tmp_path) / "secret.yaml"
+    source.write_text("apiVersion: v1\nkind: Secret\nmetadata: {name: pgp-db}\nstringData: {token: pgp-s3cret-value}\n")
+    config = Path(tmp_path) / ".sops.yaml"
+    config.write_text("creation_rules: [{encrypted_regex: '^(data|stringData)$'}]\n")
+    sops = Path(sys.executable).with_name("sops")
+    encrypted = subprocess.run([str(sops), "--config", str(config), "--encrypt", "--pgp", fingerprint, str(source)],
+                               env={**os.environ, **env}, check=True, capture_output=True).stdout.decode()
+    assert "pgp-s3cret-value" not in encrypted
+    repo = repo_builder.create(repo_name, {"app/secret.yaml": encrypted})
+    await kube.create({"apiVersion": SRC_API, "kind": "GitRepository",
+                       "metadata": {"name": "repo", "namespace": namespace},
+                       "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
+    await kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "sops-gpg", "namespace": namespace},
+                       "data": {"team.asc": base64.b64encode(private).decode()}})
+    await kube.create(kustomization("app", namespace, "./app", namespace,
+                                    decryption={"provider": "sops", "secretRef": {"name": "sops-gpg"}}))
+    await ks_ready(kube, namespace, "app", f"main@sha1:{repo.head('main')}")
+    secret = await kube.get("v1", "Secret", "pgp-db", namespace)
+    assert base64.b64decode(secret["data"]["token"]).decode() == "pgp-s3cret-value"
