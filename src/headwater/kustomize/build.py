@@ -28,7 +28,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -265,28 +264,34 @@ def build_key(artifact_digest: str, spec: dict[str, Any], extra: Any = None) -> 
 
 
 class BuildCache:
-    """Most recent builds by key (LRU), so unchanged inputs never run kustomize again."""
+    """The latest build of each Kustomization, kept while its inputs stay the same.
 
-    def __init__(self, size: int = 512) -> None:
-        self.size = size
-        self._items: OrderedDict[str, list[Built]] = OrderedDict()
+    One entry per Kustomization (replaced when its inputs change, dropped when it is deleted), so the
+    cache holds exactly what the next unchanged reconcile needs, whatever the number of Kustomizations;
+    a fixed-size LRU evicts everything once there are more Kustomizations than slots.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[tuple[str, str], tuple[str, list[Built]]] = {}
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: str) -> list[Built] | None:
-        found = self._items.get(key)
-        if found is None:
+    def get(self, owner: tuple[str, str], key: str) -> list[Built] | None:
+        found = self._items.get(owner)
+        if found is None or found[0] != key:
             self.misses += 1
             return None
-        self._items.move_to_end(key)
         self.hits += 1
-        return found
+        return found[1]
 
-    def put(self, key: str, objects: list[Built]) -> None:
-        self._items[key] = objects
-        self._items.move_to_end(key)
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
+    def put(self, owner: tuple[str, str], key: str, objects: list[Built]) -> None:
+        self._items[owner] = (key, objects)
+
+    def forget(self, owner: tuple[str, str]) -> None:
+        self._items.pop(owner, None)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 def _first_line(text: str) -> str:

@@ -201,6 +201,7 @@ class KustomizationReconciler:
     async def finalize(self, ctx: ReconcileContext) -> None:
         """Kustomization deletion: `deletionPolicy` decides what happens to what it applied."""
         obj, spec = ctx.obj, ctx.obj.get("spec") or {}
+        self.builds.forget((obj["metadata"]["namespace"], obj["metadata"]["name"]))
         entries = inv.parse((obj.get("status") or {}).get("inventory"))
         policy = spec.get("deletionPolicy") or "MirrorPrune"
         keep = policy == "Orphan" or (policy == "MirrorPrune" and not spec.get("prune"))
@@ -356,7 +357,8 @@ class KustomizationReconciler:
                          keys_version: str = "") -> list[Built]:
         spec = ctx.obj["spec"]
         key = build_key(str(artifact.get("digest")), spec, extra=keys_version)
-        cached = self.builds.get(key)
+        owner = (ctx.obj["metadata"]["namespace"], ctx.obj["metadata"]["name"])
+        cached = self.builds.get(owner, key)
         if cached is not None:
             return cached
         with tempfile.TemporaryDirectory(prefix="hw-ks-") as tmp:
@@ -377,6 +379,6 @@ class KustomizationReconciler:
                 ctx.log.debug("built %d objects in %.2fs", len(objects), time.monotonic() - started)
             except BuildError as err:
                 raise ReconcileError("BuildFailed", str(err)) from err
-        self.builds.put(key, objects)
+        self.builds.put(owner, key, objects)
         return objects
 

@@ -121,13 +121,25 @@ def test_build_key_changes_with_every_shaping_input_and_cache_hits() -> None:
     assert build_key("sha256:bb", base) != key
     assert build_key("sha256:aa", {**base, "namePrefix": "x-"}) != key
     assert build_key("sha256:aa", base, extra={"VAR": "1"}) != key
-    cache = BuildCache(size=2)
-    cache.put(key, [Built({"kind": "A"}, "kind: A\n")])
-    assert cache.get(key) == [Built({"kind": "A"}, "kind: A\n")]
-    cache.put("k2", [])
-    cache.put("k3", [])
-    assert cache.get(key) is None, "least recently used entries are evicted"
-    assert (cache.hits, cache.misses) == (1, 1)
+    cache = BuildCache()
+    built = [Built({"kind": "A"}, "kind: A\n")]
+    cache.put(("ns", "one"), key, built)
+    assert cache.get(("ns", "one"), key) == built
+    assert cache.get(("ns", "one"), "another-key") is None, "changed inputs miss"
+    assert cache.get(("ns", "two"), key) is None
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_build_cache_keeps_one_entry_per_kustomization_whatever_their_number() -> None:
+    cache = BuildCache()
+    for index in range(5000):
+        cache.put(("ns", f"ks-{index}"), f"key-{index}", [])
+    assert len(cache) == 5000
+    assert all(cache.get(("ns", f"ks-{i}"), f"key-{i}") == [] for i in range(5000)), "nothing evicted"
+    cache.put(("ns", "ks-0"), "new-key", [])
+    assert len(cache) == 5000, "a new build replaces the old one"
+    cache.forget(("ns", "ks-0"))
+    assert len(cache) == 4999
 
 
 def test_files_elsewhere_in_the_artifact_can_be_used_as_in_flux(tmp_path: Path) -> None:
