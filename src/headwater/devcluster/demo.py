@@ -8,8 +8,11 @@ bootstrap) grows from here.
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from headwater.devcluster.cluster import Cluster
@@ -44,9 +47,10 @@ def run_demo(name: str, progress: Callable[[str], None], echo: Callable[[str], N
     asyncio.run(_deploy_and_watch(connect(info.kubeconfig), progress))
     echo("")
     echo(f"The cluster is yours. Its kubeconfig: {info.kubeconfig}")
+    kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"  # the pinned one
     echo(f"  export KUBECONFIG={info.kubeconfig}")
-    echo(f"  kubectl get deployments,pods -n {DEMO_NAMESPACE}")
-    echo(f"  kubectl scale deployment hello -n {DEMO_NAMESPACE} --replicas=5   # watch it converge")
+    echo(f"  {kubectl} get deployments,pods -n {DEMO_NAMESPACE}")
+    echo(f"  {kubectl} scale deployment hello -n {DEMO_NAMESPACE} --replicas=5   # watch it converge")
     echo(f"Stop everything with: headwater dev down --name {name}")
 
 
