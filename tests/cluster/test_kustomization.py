@@ -74,7 +74,7 @@ def kustomization(name: str, namespace: str, path: str, target: str, **spec: Any
                      "sourceRef": {"kind": "GitRepository", "name": "repo"}, **spec}}
 
 
-async def ks_ready(kube: KubeClient, namespace: str, name: str, revision: str, timeout: float = 30) -> dict[str, Any]:
+async def ks_ready(kube: KubeClient, namespace: str, name: str, revision: str, timeout: float = 60) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         obj = await kube.get(KS_API, "Kustomization", name, namespace)
         status = obj.get("status") or {}
@@ -202,7 +202,8 @@ async def test_wait_reports_an_unschedulable_deployment_then_recovers(
         conds = (obj.get("status") or {}).get("conditions") or []
         return obj if cond.get_reason(conds, "Ready") == "HealthCheckFailed" else None
 
-    obj = await wait_for(unhealthy, "HealthCheckFailed", timeout=20)
+    # generous: in the full suite this controller's workers are shared with other tests' health waits
+    obj = await wait_for(unhealthy, "HealthCheckFailed", timeout=60)
     conds = obj["status"]["conditions"]
     message = cond.get_message(conds, "Ready")
     assert message.startswith("health check failed after")
@@ -213,7 +214,7 @@ async def test_wait_reports_an_unschedulable_deployment_then_recovers(
     repo.commit({"app/stuck.yaml": deployment("stuck", 1)}, "schedulable again")
     await kube.patch(SRC_API, "GitRepository", "repo",
                      {"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "fix"}}}, namespace=namespace)
-    obj = await ks_ready(kube, namespace, "app", f"main@sha1:{repo.head('main')}", timeout=30)
+    obj = await ks_ready(kube, namespace, "app", f"main@sha1:{repo.head('main')}", timeout=60)
     conds = obj["status"]["conditions"]
     assert cond.is_true(conds, "Healthy")
     assert cond.get_message(conds, "Healthy").startswith("Health check passed in")

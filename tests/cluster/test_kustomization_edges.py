@@ -24,7 +24,7 @@ async def source(kube: KubeClient, namespace: str, url: str) -> None:
                        "spec": {"url": url, "interval": "10m", "ref": {"branch": "main"}}})
 
 
-async def not_ready(kube: KubeClient, namespace: str, name: str, reason: str, timeout: float = 20) -> dict[str, Any]:
+async def not_ready(kube: KubeClient, namespace: str, name: str, reason: str, timeout: float = 60) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         obj = await kube.get(KS_API, "Kustomization", name, namespace)
         conds = (obj.get("status") or {}).get("conditions") or []
