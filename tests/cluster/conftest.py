@@ -96,7 +96,7 @@ async def kustomize_controller(kube: KubeClient, source_controller: RunningSourc
     """
     from headwater.kustomize.controller import setup as setup_kustomize
 
-    options = ControllerOptions(concurrent=4, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
+    options = ControllerOptions(concurrent=8, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
                                 max_retry_delay=5.0, requeue_dependency=30.0,
                                 watch_label_selector="!headwater.dev/isolated")
     manager = Manager("kustomize-controller", kube, options)
