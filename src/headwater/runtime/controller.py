@@ -196,6 +196,9 @@ class Controller:
             except QueueShutDown:
                 return
             self._in_flight[key] = time.monotonic()
+            # This run's outcome schedules the next one: a retry or interval timer set by an earlier
+            # run must not fire during this one and start another right after it (a retry storm).
+            self.queue.cancel_scheduled(key)
             try:
                 await self._process(key)
             except Exception:  # the loop must survive anything a reconciler does
