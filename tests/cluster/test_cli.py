@@ -130,6 +130,32 @@ async def test_get_tables(flux_objects: Setup) -> None:
     assert ready.out.split()[0] == "apps"
 
 
+async def test_connection_flags_before_the_subcommand_and_from_the_environment(flux_objects: Setup) -> None:
+    kc, ns = flux_objects.kubeconfig, flux_objects.namespace
+    env = {k: v for k, v in os.environ.items() if k not in ("KUBECONFIG", "FLUX_SYSTEM_NAMESPACE")}
+
+    async def plain(*args: str, **extra: str) -> Result:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "headwater.cli.main", *args, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, env={**env, **extra})
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        return Result(proc.returncode or 0, out.decode(), err.decode())
+
+    before = await plain("--kubeconfig", str(kc), "-n", ns, "--timeout", "30s", "get", "ks", "--no-header")
+    assert before.rc == 0, before.err
+    assert before.out.split()[0] == "apps"
+    from_env = await plain("get", "ks", "--no-header", KUBECONFIG=str(kc), FLUX_SYSTEM_NAMESPACE=ns)
+    assert from_env.rc == 0, from_env.err
+    assert from_env.out.split()[0] == "apps"
+    after_wins = await plain("-n", "nowhere", "get", "ks", "-n", ns, "--no-header", KUBECONFIG=str(kc))
+    assert after_wins.out.split()[0] == "apps"
+    flag_beats_env = await plain("-n", "nowhere", "get", "ks", KUBECONFIG=str(kc), FLUX_SYSTEM_NAMESPACE=ns)
+    assert "nowhere namespace" in flag_beats_env.err
+    bad_timeout = await plain("--timeout", "soon", "get", "ks", KUBECONFIG=str(kc))
+    assert bad_timeout.rc == 2
+    assert "soon" in bad_timeout.err
+
+
 async def test_reconcile_and_with_source_after_a_new_commit(
     kube: KubeClient, flux_objects: Setup, repo_builder: RepoBuilder, repo_name: str,
 ) -> None:

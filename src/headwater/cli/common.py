@@ -25,6 +25,7 @@ T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_NAMESPACE = "flux-system"
+DEFAULT_TIMEOUT = "5m"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 POLL_INTERVAL = 0.5
 
@@ -77,18 +78,31 @@ def parse_timeout(text: str) -> float:
     return seconds
 
 
+def _inherit_from_root(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A leaf flag left unset takes the value given before the subcommand (`headwater -n x get ks`),
+    which itself falls back to its environment variable and default (see `headwater.cli.main`)."""
+    if value is not None:
+        return value
+    root = ctx.find_root()
+    return root.params.get(param.name or "") if root is not ctx else None
+
+
 def cluster_options(all_namespaces: bool = False) -> Callable[[F], F]:
-    """The connection options of flux's persistent flags, added to one leaf command (as `opts`)."""
+    """The connection options of flux's persistent flags, added to one leaf command (as `opts`).
+
+    They may be given before the subcommand too (kubectl style); given after it, they win.
+    """
 
     def decorate(func: F) -> F:
         decorators = [
-            click.option("--kubeconfig", envvar="KUBECONFIG", default=None, metavar="PATH",
+            click.option("--kubeconfig", default=None, metavar="PATH", callback=_inherit_from_root,
                          help="Path to the kubeconfig file (env KUBECONFIG)."),
-            click.option("--context", default=None, help="The kubeconfig context to use."),
-            click.option("-n", "--namespace", envvar="FLUX_SYSTEM_NAMESPACE", default=DEFAULT_NAMESPACE,
-                         show_default=True, help="The namespace scope (env FLUX_SYSTEM_NAMESPACE)."),
-            click.option("--timeout", default="5m", show_default=True, metavar="DURATION",
-                         help="Timeout for this operation (Go duration, e.g. 30s, 5m)."),
+            click.option("--context", default=None, callback=_inherit_from_root,
+                         help="The kubeconfig context to use."),
+            click.option("-n", "--namespace", default=None, callback=_inherit_from_root,
+                         help=f"The namespace scope (default {DEFAULT_NAMESPACE}, env FLUX_SYSTEM_NAMESPACE)."),
+            click.option("--timeout", default=None, metavar="DURATION", callback=_inherit_from_root,
+                         help="Timeout for this operation (Go duration, e.g. 30s, 5m; default 5m)."),
         ]
         if all_namespaces:
             decorators.append(click.option("-A", "--all-namespaces", is_flag=True,
@@ -101,9 +115,10 @@ def cluster_options(all_namespaces: bool = False) -> Callable[[F], F]:
     return decorate
 
 
-def make_options(kubeconfig: str | None, context: str | None, namespace: str, timeout: str,
+def make_options(kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str | None,
                  all_namespaces: bool = False) -> Options:
-    return Options(kubeconfig or None, context, namespace, parse_timeout(timeout), all_namespaces)
+    return Options(kubeconfig or None, context, namespace or os.environ.get("FLUX_SYSTEM_NAMESPACE") or
+                   DEFAULT_NAMESPACE, parse_timeout(timeout or DEFAULT_TIMEOUT), all_namespaces)
 
 
 def log(symbol: str, message: str) -> None:

@@ -36,8 +36,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 @click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--cli-version", prog_name="headwater")
-def cli() -> None:
-    """headwater: GitOps for Kubernetes, compatible with Flux v2."""
+@click.option("--kubeconfig", envvar="KUBECONFIG", default=None, metavar="PATH",
+              help="Path to the kubeconfig file (env KUBECONFIG).")
+@click.option("--context", default=None, help="The kubeconfig context to use.")
+@click.option("-n", "--namespace", envvar="FLUX_SYSTEM_NAMESPACE", default="flux-system", show_default=True,
+              help="The namespace scope (env FLUX_SYSTEM_NAMESPACE).")
+@click.option("--timeout", default="5m", show_default=True, metavar="DURATION",
+              help="Timeout for operations (Go duration).")
+@click.option("--verbose", is_flag=True, help="Print more detail (e.g. logs of waits, full errors).")
+def cli(kubeconfig: str | None, context: str | None, namespace: str, timeout: str, verbose: bool) -> None:
+    """headwater: GitOps for Kubernetes, compatible with Flux v2.
+
+    The connection flags may be given here, before the command, or after it (where they win).
+    """
 
 
 def main() -> None:
