@@ -33,6 +33,7 @@ from headwater.cli.common import (
     wait_until,
 )
 from headwater.cli.get import AliasGroup
+from headwater.cli.names import complete_names
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -129,7 +130,7 @@ def source() -> None:
 
 
 @source.command("git")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete_names(GIT_REPOSITORY))
 @cluster_options()
 def reconcile_source_git(names: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str,
                          timeout: str) -> None:
@@ -145,7 +146,7 @@ def reconcile_source_git(names: tuple[str, ...], kubeconfig: str | None, context
 
 
 @reconcile.command("kustomization")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("names", nargs=-1, required=True, shell_complete=complete_names(KUSTOMIZATION))
 @click.option("--with-source", is_flag=True, help="Reconcile the Kustomization's source first.")
 @cluster_options()
 def reconcile_kustomization(names: tuple[str, ...], with_source: bool, kubeconfig: str | None,

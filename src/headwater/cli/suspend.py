@@ -28,6 +28,7 @@ from headwater.cli.common import (
     run,
 )
 from headwater.cli.get import AliasGroup
+from headwater.cli.names import complete_names
 from headwater.cli.reconcile import FIELD_MANAGER, Budget, wait_reconciled
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ def _leaf(group: click.Group, name: str, kind: Kind, resume: bool) -> None:
     if resume:
         decorated = click.option("--wait", is_flag=True,
                                  help="Wait for each object to become ready before resuming the next.")(decorated)
-    decorated = click.argument("names", nargs=-1)(decorated)
+    decorated = click.argument("names", nargs=-1, shell_complete=complete_names(kind))(decorated)
     group.add_command(click.command(name)(decorated))
 
 
