@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
+
 from headwater.api.duration import Duration, DurationError, parse_duration
 from headwater.apply import inventory as inv
 from headwater.apply.apply import ApplyError, apply_all
@@ -46,12 +48,17 @@ from headwater.runtime.informer import Informer
 from headwater.runtime.kube import ConfigError, Impersonation, KubeClient, KubeError, NotFound
 from headwater.runtime.kube.openapi import OpenAPITypes
 from headwater.runtime.kube.remote import RemoteClients
+from headwater.runtime.metrics import REGISTRY
 from headwater.runtime.result import ReconcileError, Result, TerminalError, WaitingError
 from headwater.source.fetch import ArtifactError, fetch_artifact
 
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
 KIND = "Kustomization"
 FIELD_MANAGER = "kustomize-controller"
+# Work counters on the served registry, so a controller process can be measured through /metrics.
+BUILDS = Counter("headwater_kustomize_builds", "kustomize builds run", registry=REGISTRY)
+FETCHES = Counter("headwater_kustomize_artifact_fetches", "Source artifacts fetched", registry=REGISTRY)
+APPLIES = Counter("headwater_kustomize_applies", "Server-side applies sent (not dry-run)", registry=REGISTRY)
 
 def seconds(text: Any, default: float) -> float:
     try:
@@ -150,6 +157,7 @@ class KustomizationReconciler:
                                          force=bool(spec.get("force")), wait_timeout=self.timeout(obj),
                                          ignore_rules=parse_rules(spec.get("ignore")))
             self.applies_sent += change_set.calls.applies
+            APPLIES.inc(change_set.calls.applies)
         except ApplyError as err:
             raise ReconcileError("ReconciliationFailed", str(err)) from err
         except KubeError as err:
@@ -364,6 +372,7 @@ class KustomizationReconciler:
         with tempfile.TemporaryDirectory(prefix="hw-ks-") as tmp:
             try:
                 self.fetches += 1
+                FETCHES.inc()
                 root = await fetch_artifact(artifact["url"], artifact["digest"], Path(tmp, "artifact"))
             except ArtifactError as err:
                 raise ReconcileError("ArtifactFailed", str(err)) from err
@@ -376,6 +385,7 @@ class KustomizationReconciler:
                 started = time.monotonic()
                 objects = await asyncio.to_thread(build, root, spec, no_remote_bases=self.no_remote_bases)
                 self.builds_run += 1
+                BUILDS.inc()
                 ctx.log.debug("built %d objects in %.2fs", len(objects), time.monotonic() - started)
             except BuildError as err:
                 raise ReconcileError("BuildFailed", str(err)) from err

@@ -16,11 +16,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter
+
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
 from headwater.runtime.events import EVENT_TYPE_NORMAL
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube import KubeClient, NotFound
+from headwater.runtime.metrics import REGISTRY
 from headwater.runtime.result import ReconcileError, Result, TerminalError
 from headwater.source import revision as rev
 from headwater.source.fetch import extract_archive
@@ -36,6 +39,8 @@ API_VERSION = "source.toolkit.fluxcd.io/v1"
 KIND = "GitRepository"
 DEFAULT_TIMEOUT = 60.0
 MAX_SUBMODULE_DEPTH = 5
+# On the served registry, so a controller process can be measured through /metrics.
+FETCHES = Counter("headwater_source_git_fetches", "Git fetches made (not ref listings)", registry=REGISTRY)
 
 
 class GitRepositoryReconciler:
@@ -137,6 +142,7 @@ class GitRepositoryReconciler:
     def _fetch(self, url: str, auth: Any, proxy: ProxyConfig | None, timeout: float, plan: FetchPlan,
                checkout: Path, workdir: Path, sparse: list[str] | None, recurse: bool) -> CommitInfo:
         self.fetches += 1
+        FETCHES.inc()
         want = plan.tag_object or plan.commit
         with open_remote(url, auth, proxy=proxy, timeout=timeout) as remote:
             if plan.fetch_ref is None or plan.checkout_commit:
