@@ -1,9 +1,14 @@
-"""`headwater get …`: flux's status tables (NAME, REVISION, SUSPENDED, READY, MESSAGE)."""
+"""`headwater get …`: flux's status tables (NAME, REVISION, SUSPENDED, READY, MESSAGE).
+
+`--watch` prints the table, then one row each time a listed object changes (as flux does, the
+header only once); a change that leaves an object's row as it was is not printed again. It runs
+until interrupted (Ctrl-C exits 0); `--timeout` bounds each API request, not the watch.
+"""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +27,8 @@ from headwater.cli.common import (
     Options,
     cluster_options,
     conditions,
+    fail,
+    get_object,
     is_suspended,
     log,
     make_options,
@@ -30,6 +37,7 @@ from headwater.cli.common import (
     run,
     truncate_hex,
 )
+from headwater.cli.names import complete_names
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -53,6 +61,8 @@ class GetArgs:
     no_header: bool
     status_selector: tuple[str, str] | None
     label_selector: str | None
+    name: str | None = None
+    watch: bool = False
 
 
 def parse_status_selector(text: str | None) -> tuple[str, str] | None:
@@ -72,6 +82,8 @@ def get_options(func: F) -> F:
         click.option("--status-selector", default=None, metavar="COND=STATUS",
                      help="Filter by a status condition, e.g. ready=false."),
         click.option("-l", "--label-selector", default=None, help="Filter by labels, e.g. app=web."),
+        click.option("-w", "--watch", is_flag=True,
+                     help="After listing, watch for changes and print a row for each (Ctrl-C stops)."),
     ]):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]
@@ -115,10 +127,61 @@ def render(header: Sequence[str], rows: Sequence[Sequence[str]], no_header: bool
         click.echo("\t".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip())
 
 
+def _selected(items: Iterable[dict[str, Any]], args: GetArgs) -> list[dict[str, Any]]:
+    return [item for item in items if _matches(item, args.status_selector)
+            and (args.name is None or item["metadata"]["name"] == args.name)]
+
+
 async def fetch(client: KubeClient, kind: Kind, opts: Options, args: GetArgs) -> list[dict[str, Any]]:
+    items, _ = await fetch_listing(client, kind, opts, args)
+    return _selected(items, args)
+
+
+async def fetch_listing(client: KubeClient, kind: Kind, opts: Options,
+                        args: GetArgs) -> tuple[list[dict[str, Any]], str]:
+    """Every object of the listing (before the status selector) and its resourceVersion."""
+    if args.name is not None and not opts.all_namespaces:
+        obj = await get_object(client, kind, args.name, opts.namespace)
+        return [obj], str(obj["metadata"].get("resourceVersion", ""))
     namespace = None if opts.all_namespaces else opts.namespace
-    items, _ = await client.list_all(kind.api_version, kind.kind, namespace, label_selector=args.label_selector)
-    return [item for item in items if _matches(item, args.status_selector)]
+    return await client.list_all(kind.api_version, kind.kind, namespace, label_selector=args.label_selector)
+
+
+async def watch_kind(client: KubeClient, kind: Kind, opts: Options, args: GetArgs) -> None:
+    """List, print, then print one row per change until interrupted (re-listing when the watch expires)."""
+    from headwater.runtime.kube import Gone
+
+    header = (["NAMESPACE"] if opts.all_namespaces else []) + HEADER
+    printed: dict[tuple[str, str], list[str]] = {}
+    show_header = not args.no_header
+
+    def show(objs: Iterable[dict[str, Any]]) -> None:
+        nonlocal show_header
+        fresh = []
+        for obj in _selected(objs, args):
+            key = (str(obj["metadata"].get("namespace", "")), str(obj["metadata"]["name"]))
+            row = row_of(obj, opts.all_namespaces)
+            if printed.get(key) != row:
+                printed[key] = row
+                fresh.append(row)
+        if fresh:
+            render(header, fresh, not show_header)
+            show_header = False
+
+    items, version = await fetch_listing(client, kind, opts, args)
+    show(items)
+    namespace = None if opts.all_namespaces else opts.namespace
+    while True:
+        try:
+            async for event in client.watch(kind.api_version, kind.kind, namespace, resource_version=version,
+                                            label_selector=args.label_selector):
+                obj = event.get("object") or {}
+                version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                if event.get("type") in ("ADDED", "MODIFIED", "DELETED"):
+                    show([obj])
+        except Gone:
+            items, version = await fetch_listing(client, kind, opts, args)
+            show(items)
 
 
 def get_kind(kind: Kind, opts: Options, args: GetArgs) -> None:
@@ -126,12 +189,17 @@ def get_kind(kind: Kind, opts: Options, args: GetArgs) -> None:
 
     async def body(client: KubeClient) -> list[dict[str, Any]]:
         try:
+            if args.watch:
+                await watch_kind(client, kind, opts, args)
             return await fetch(client, kind, opts, args)
         except UnknownKind as err:
             raise CliError(f"the cluster does not serve {kind.kind} ({kind.api_version}): "
                            "are the Flux CRDs installed?") from err
 
-    items = run(opts, body)
+    try:
+        items = run(opts, body)
+    except KeyboardInterrupt:  # the way out of --watch
+        sys.exit(0)
     if not items:
         where = "any namespace" if opts.all_namespaces else f"{opts.namespace} namespace"
         log("✗", f"no {kind.kind} objects found in {where}")
@@ -154,32 +222,39 @@ get.aliases = {"ks": "kustomizations", "kustomization": "kustomizations", "sourc
 
 
 @sources.command("git")
+@click.argument("name", required=False, shell_complete=complete_names(GIT_REPOSITORY))
 @get_options
-def get_sources_git(kubeconfig: str | None, context: str | None, namespace: str, timeout: str,
-                    all_namespaces: bool, no_header: bool, status_selector: str | None,
-                    label_selector: str | None) -> None:
-    """Get the status of GitRepository sources."""
+def get_sources_git(name: str | None, kubeconfig: str | None, context: str | None, namespace: str | None,
+                    timeout: str | None, all_namespaces: bool, no_header: bool, status_selector: str | None,
+                    label_selector: str | None, watch: bool) -> None:
+    """Get the status of GitRepository sources (all, or the one NAME)."""
     opts = make_options(kubeconfig, context, namespace, timeout, all_namespaces)
-    get_kind(GIT_REPOSITORY, opts, GetArgs(no_header, parse_status_selector(status_selector), label_selector))
+    get_kind(GIT_REPOSITORY, opts,
+             GetArgs(no_header, parse_status_selector(status_selector), label_selector, name, watch))
 
 
 @get.command("kustomizations")
+@click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
 @get_options
-def get_kustomizations(kubeconfig: str | None, context: str | None, namespace: str, timeout: str,
-                       all_namespaces: bool, no_header: bool, status_selector: str | None,
-                       label_selector: str | None) -> None:
-    """Get the status of Kustomizations (aliases: ks, kustomization)."""
+def get_kustomizations(name: str | None, kubeconfig: str | None, context: str | None, namespace: str | None,
+                       timeout: str | None, all_namespaces: bool, no_header: bool, status_selector: str | None,
+                       label_selector: str | None, watch: bool) -> None:
+    """Get the status of Kustomizations, all or the one NAME (aliases: ks, kustomization)."""
     opts = make_options(kubeconfig, context, namespace, timeout, all_namespaces)
-    get_kind(KUSTOMIZATION, opts, GetArgs(no_header, parse_status_selector(status_selector), label_selector))
+    get_kind(KUSTOMIZATION, opts,
+             GetArgs(no_header, parse_status_selector(status_selector), label_selector, name, watch))
 
 
 @get.command("all")
 @get_options
-def get_all(kubeconfig: str | None, context: str | None, namespace: str, timeout: str,
+def get_all(kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str | None,
             all_namespaces: bool, no_header: bool, status_selector: str | None,
-            label_selector: str | None) -> None:
+            label_selector: str | None, watch: bool) -> None:
     """Get the status of all sources and Kustomizations (kinds the cluster does not serve are skipped)."""
     from headwater.runtime.kube import UnknownKind
+
+    if watch:
+        fail("expected a single resource type, but found all (--watch watches one kind)")
 
     opts = make_options(kubeconfig, context, namespace, timeout, all_namespaces)
     args = GetArgs(no_header, parse_status_selector(status_selector), label_selector)
