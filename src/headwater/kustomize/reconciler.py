@@ -28,19 +28,14 @@ from headwater.apply.cel_health import compile_health_checks
 from headwater.apply.drift_ignore import parse_rules
 from headwater.apply.health import CustomStatusReader
 from headwater.apply.prune import PruneError, delete_all, prune
-from headwater.kustomize.build import BuildCache, BuildError, Built, build, build_key
-from headwater.kustomize.decryption import DecryptionError, decrypt_generator_sources, decrypt_objects
+from headwater.kustomize.build import BuildCache, BuildError, Built, build_key
+from headwater.kustomize.decryption import DecryptionError, decrypt_objects
 from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_healthy
+from headwater.kustomize.pipeline import UnsupportedSubstituteKind, post_build, render
 from headwater.kustomize.ready_expr import evaluate_ready_expr
 from headwater.kustomize.sops import KeySet, SopsError
 from headwater.kustomize.sources import SOURCE_KINDS, is_ready, source_key
-from headwater.kustomize.substitute import (
-    EnvsubstError,
-    SubstitutionError,
-    resolve_variables,
-    substitute_from_refs,
-)
-from headwater.kustomize.typed_substitution import substitute
+from headwater.kustomize.substitute import EnvsubstError, SubstitutionError
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
 from headwater.runtime.events import EVENT_TYPE_NORMAL
@@ -325,20 +320,16 @@ class KustomizationReconciler:
 
     async def _post_build(self, ctx: ReconcileContext, built: list[Built]) -> list[dict[str, Any]]:
         """Variable substitution (`postBuild`), on each object's printed YAML as Flux does it."""
-        post_build = ctx.obj["spec"].get("postBuild")
-        if not post_build:
-            return [b.obj for b in built]
         namespace = ctx.obj["metadata"]["namespace"]
-        fetched: dict[tuple[str, str], dict[str, Any] | None] = {}
-        for ref in substitute_from_refs(post_build):
-            if ref.kind not in ("ConfigMap", "Secret"):
-                raise TerminalError("BuildFailed", f"postBuild.substituteFrom: unsupported kind '{ref.kind}'")
-            fetched[(ref.kind, ref.name)] = await self.kube.get_or_none("v1", ref.kind, ref.name, namespace)
-        always = post_build.get("substituteStrategy") == "Always"
+
+        async def lookup(kind: str, name: str) -> dict[str, Any] | None:
+            return await self.kube.get_or_none("v1", kind, name, namespace)
+
         try:
-            variables = resolve_variables(post_build, fetched)
-            return [await substitute(b.obj, variables, self.strict_substitution, self.types, always=always)
-                    for b in built]
+            return await post_build(ctx.obj["spec"], [b.obj for b in built], lookup,
+                                    strict=self.strict_substitution, types=self.types)
+        except UnsupportedSubstituteKind as err:
+            raise TerminalError("BuildFailed", str(err)) from err
         except (SubstitutionError, EnvsubstError) as err:
             raise ReconcileError("BuildFailed", str(err)) from err
 
@@ -377,17 +368,12 @@ class KustomizationReconciler:
             except ArtifactError as err:
                 raise ReconcileError("ArtifactFailed", str(err)) from err
             try:
-                if keys is not None:
-                    await asyncio.to_thread(decrypt_generator_sources, root, keys)
-            except DecryptionError as err:
-                raise ReconcileError("BuildFailed", str(err)) from err
-            try:
                 started = time.monotonic()
-                objects = await asyncio.to_thread(build, root, spec, no_remote_bases=self.no_remote_bases)
+                objects = await asyncio.to_thread(render, root, spec, keys=keys, no_remote_bases=self.no_remote_bases)
                 self.builds_run += 1
                 BUILDS.inc()
                 ctx.log.debug("built %d objects in %.2fs", len(objects), time.monotonic() - started)
-            except BuildError as err:
+            except (DecryptionError, BuildError) as err:
                 raise ReconcileError("BuildFailed", str(err)) from err
         self.builds.put(owner, key, objects)
         return objects
