@@ -132,7 +132,7 @@ def cluster_list() -> None:
 @dev.command("demo")
 @name_option
 def demo(name: str) -> None:
-    """Start a cluster, deploy an example app and watch it become Available."""
+    """Run the GitOps demo: a cluster, a Git server with an example repo, the controllers, a bootstrap."""
     from headwater.devcluster.demo import run_demo
 
     with _friendly_errors():
@@ -142,9 +142,8 @@ def demo(name: str) -> None:
 @dev.command("down")
 @name_option
 def dev_down(name: str) -> None:
-    """Stop the demo (its cluster and everything started with it)."""
-    from headwater.devcluster.cluster import Cluster
+    """Stop the demo: its controllers, its Git server and its cluster."""
+    from headwater.devcluster.demo import stop_demo
 
     with _friendly_errors():
-        Cluster(name).down(_progress)
-
+        stop_demo(name, _progress)
