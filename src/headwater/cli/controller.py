@@ -52,8 +52,12 @@ def _setup(entry: ControllerEntry) -> Setup:
 @click.option("--artifact-retention-records", default=2, show_default=True,
               help="How many artifacts per object are kept.")
 @click.option("--no-remote-bases", is_flag=True, help="Refuse kustomize remote bases (the kustomize controller).")
+@click.option("--log-file", default=None, metavar="PATH",
+              help="Also append the logs to PATH as JSON lines (whatever --log-encoding), as well as to stderr; "
+                   "`headwater logs --log-dir DIR` reads DIR/*.log.")
 @controller_options()
-def controller(name: str, kubeconfig: str | None, kube_context: str | None, **params: Any) -> None:
+def controller(name: str, kubeconfig: str | None, kube_context: str | None, log_file: str | None,
+               **params: Any) -> None:
     """Run a controller (source, …) or all of them in one process."""
     from headwater.runtime.kube import ConfigError, connect
     from headwater.runtime.logging import setup_logging
@@ -61,7 +65,11 @@ def controller(name: str, kubeconfig: str | None, kube_context: str | None, **pa
 
     options = ControllerOptions.from_params(params)
     settings = dict(params)
-    setup_logging(options.log_level, options.log_encoding)
+    try:
+        setup_logging(options.log_level, options.log_encoding, log_file=log_file)
+    except OSError as err:
+        click.secho(f"error: --log-file {log_file}: {err.strerror or err}", fg="red", err=True)
+        sys.exit(1)
     names = list(CONTROLLERS) if name == "all" else [name]
     process_name = "headwater-controllers" if name == "all" else CONTROLLERS[name].process_name
 

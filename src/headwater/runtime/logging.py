@@ -7,6 +7,10 @@ go in ``error``. Log pipelines and ``flux logs`` parse these fields, so headwate
 same shape. ``--log-level`` is one of trace, debug, info, error; ``--log-encoding=console``
 gives tab-separated human-readable lines.
 
+``--log-file PATH`` (on ``headwater controller``) appends the same records as JSON lines to a file as
+well, whatever the stderr encoding, so that ``headwater logs --log-dir`` can read the logs of
+controllers run as local processes, as ``flux logs`` reads the controller pods' logs.
+
 Use :func:`setup_logging` once at start-up, then :func:`with_fields` /
 :func:`reconcile_logger` to attach fields. Callers must not pass Secret data as fields or
 messages; nothing here inspects values.
@@ -20,6 +24,7 @@ import sys
 import uuid
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any, Final
 
 __all__ = [
@@ -204,22 +209,32 @@ def setup_logging(
     *,
     stream: IO[str] | None = None,
     logger_name: str = _ROOT_LOGGER,
+    log_file: str | None = None,
 ) -> logging.Logger:
     """Configure ``logger_name`` (default ``headwater``) to write structured lines to ``stream``.
 
-    Idempotent: a handler installed by an earlier call is replaced. Records are not propagated
-    to the root logger, so library logging configuration does not duplicate them.
+    With ``log_file``, every record is also appended to that file as one JSON line (the file and
+    its directory are created if missing). Idempotent: handlers installed by an earlier call are
+    replaced. Records are not propagated to the root logger, so library logging configuration does
+    not duplicate them.
     """
     if encoding not in ("json", "console"):
         raise ValueError(f"invalid log encoding {encoding!r}, expected json or console")
     logger = logging.getLogger(logger_name)
     logger.setLevel(level_number(level))
-    for handler in list(logger.handlers):
-        if getattr(handler, _HANDLER_MARK, False):
-            logger.removeHandler(handler)
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    for old in list(logger.handlers):
+        if getattr(old, _HANDLER_MARK, False):
+            logger.removeHandler(old)
+            old.close()
+    handler: logging.Handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     setattr(handler, _HANDLER_MARK, True)
     handler.setFormatter(JSONFormatter() if encoding == "json" else ConsoleFormatter())
     logger.addHandler(handler)
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log_file, mode="a", encoding="utf-8")
+        setattr(handler, _HANDLER_MARK, True)
+        handler.setFormatter(JSONFormatter())
+        logger.addHandler(handler)
     logger.propagate = False
     return logger
