@@ -1,0 +1,132 @@
+"""`headwater tree kustomization NAME`: what a Kustomization manages, as flux's tree.
+
+The objects come from `status.inventory.entries` (no listing of the cluster), printed as
+`Kind/namespace/name` (`Kind/name` for cluster-scoped objects) under the `Kustomization/ns/name` root
+with `├──`/`└──` branches. A Kustomization in the inventory is expanded with its own inventory,
+recursively (not when the parent applies to a remote cluster through `spec.kubeConfig`, as in flux).
+`--compact` keeps only Flux objects (groups under toolkit.fluxcd.io); `-o json|yaml` prints the tree
+as data (`resource` with cli-utils' ObjMetadata fields, `resources` for the children).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from headwater.cli.common import KUSTOMIZATION, CliError, cluster_options, fail, get_object, make_options, run
+from headwater.cli.get import AliasGroup
+from headwater.cli.names import complete_names
+
+if TYPE_CHECKING:
+    from headwater.apply.objects import ObjMetadata
+    from headwater.runtime.kube import KubeClient
+
+FLUX_GROUP_SUFFIX = "toolkit.fluxcd.io"
+MIDDLE, LAST, CONTINUE, SPACE = "├── ", "└── ", "│   ", "    "
+
+
+@dataclass
+class Node:
+    """One object of the tree and the objects it manages."""
+
+    namespace: str
+    name: str
+    group: str
+    kind: str
+    children: list[Node] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+    def to_data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"resource": {"Namespace": self.namespace, "Name": self.name,
+                                             "GroupKind": {"Group": self.group, "Kind": self.kind}}}
+        if self.children:
+            data["resources"] = [child.to_data() for child in self.children]
+        return data
+
+
+def render_tree(root: Node) -> str:
+    """The root line, then each child behind its branch (internal/tree's printer)."""
+    lines = [root.text]
+
+    def walk(nodes: list[Node], prefix: str) -> None:
+        for index, node in enumerate(nodes):
+            last = index == len(nodes) - 1
+            lines.append(prefix + (LAST if last else MIDDLE) + node.text)
+            walk(node.children, prefix + (SPACE if last else CONTINUE))
+
+    walk(root.children, "")
+    return "\n".join(lines) + "\n"
+
+
+def _node(meta: ObjMetadata) -> Node:
+    return Node(meta.namespace, meta.name, meta.group, meta.kind)
+
+
+async def expand(client: KubeClient, node: Node, obj: dict[str, Any], compact: bool, seen: set[str]) -> None:
+    """Add the inventory of Kustomization `obj` under `node`, child Kustomizations expanded."""
+    from headwater.apply import inventory
+    from headwater.apply.objects import InvalidObject
+
+    seen.add(node.text)
+    try:
+        entries = inventory.parse((obj.get("status") or {}).get("inventory"))
+        metas = [entry.meta for entry in entries]
+    except (InvalidObject, KeyError) as err:
+        raise CliError(f"{KUSTOMIZATION.kind} '{node.namespace}/{node.name}': bad inventory: {err}") from err
+    remote = bool((obj.get("spec") or {}).get("kubeConfig"))
+    for meta in metas:
+        if compact and FLUX_GROUP_SUFFIX not in meta.group:
+            continue
+        child = _node(meta)
+        is_kustomization = meta.group == KUSTOMIZATION.group and meta.kind == KUSTOMIZATION.kind
+        if is_kustomization and child.text == node.text:
+            continue
+        node.children.append(child)
+        if is_kustomization and not remote and child.text not in seen:
+            nested = await get_object(client, KUSTOMIZATION, meta.name, meta.namespace)
+            await expand(client, child, nested, compact, seen)
+
+
+@click.group(cls=AliasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def tree() -> None:
+    """Print the objects Flux resources manage, as a tree."""
+
+
+tree.aliases = {"ks": "kustomization"}
+
+
+@tree.command("kustomization")
+@click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
+@click.option("--compact", is_flag=True, help="List Flux objects only.")
+@click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None,
+              help="Print the tree as json or yaml instead of text.")
+@cluster_options()
+def tree_kustomization(name: str | None, compact: bool, output: str | None, kubeconfig: str | None,
+                       context: str | None, namespace: str | None, timeout: str | None) -> None:
+    """Print the inventory of a Kustomization, nested Kustomizations expanded (alias: ks)."""
+    opts = make_options(kubeconfig, context, namespace, timeout)
+    if not name:
+        fail("kustomization name is required")
+
+    async def body(client: KubeClient) -> Node:
+        obj = await get_object(client, KUSTOMIZATION, name, opts.namespace)
+        root = Node(opts.namespace, name, KUSTOMIZATION.group, KUSTOMIZATION.kind)
+        await expand(client, root, obj, compact, set())
+        return root
+
+    root = run(opts, body)
+    if output == "json":
+        import json
+
+        click.echo(json.dumps(root.to_data(), indent=2))
+    elif output == "yaml":
+        import yaml
+
+        click.echo(yaml.safe_dump(root.to_data(), sort_keys=False), nl=False)
+    else:
+        click.echo(render_tree(root), nl=False)
