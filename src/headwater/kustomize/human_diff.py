@@ -208,7 +208,11 @@ def render_detail(detail: Detail) -> list[str]:
         what = count(len(value), "map entry", "map entries") if isinstance(value, Mapping) else \
             count(len(value), "list entry", "list entries")
         return [f"  {sign} {what} {detail.kind}:", *_block(value, 4)]
-    return ["  ⇆ order changed", *_signed("-", detail.old), *_signed("+", detail.new)]
+    return ["  ⇆ order changed", *_signed("-", _joined(detail.old)), *_signed("+", _joined(detail.new))]
+
+
+def _joined(items: Sequence[Any]) -> str:
+    return ", ".join(_scalar(item) for item in items)
 
 
 def render(differences: Sequence[Difference]) -> str:
