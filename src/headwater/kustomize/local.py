@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from headwater.apply.objects import set_owner_labels
-from headwater.kustomize.build import BuildError, kustomization_file
+from headwater.kustomize.build import KUSTOMIZATION_FILES, BuildError, kustomization_file, local_references
 from headwater.kustomize.masking import MaskingError, mask_sops
 from headwater.kustomize.pipeline import UnsupportedSubstituteKind, post_build, render
 from headwater.kustomize.substitute import EnvsubstError, SubstitutionError
@@ -133,13 +133,43 @@ async def resolve_kustomization(request: Request, get: Getter | None) -> dict[st
 
 
 def build_root(path: Path) -> Path:
-    """What the build may read around `path`: its Git work tree, else the current directory, else itself."""
+    """The smallest directory holding `path` and every local file its kustomizations refer to.
+
+    A build may read around `path` (`../base`), up to the enclosing Git work tree, else the current
+    directory when it holds `path`, else `path` alone; copying only what the references reach keeps a
+    build in a large checkout cheap. A reference beyond that limit is left for the build to refuse.
+    """
     path = path.resolve()
-    for candidate in (path, *path.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    cwd = Path.cwd().resolve()
-    return cwd if cwd == path or cwd in path.parents else path
+    limit = next((c for c in (path, *path.parents) if (c / ".git").exists()), None)
+    if limit is None:
+        cwd = Path.cwd().resolve()
+        limit = cwd if cwd == path or cwd in path.parents else path
+    root = path
+    while True:
+        outside = [t for t in _references(root) if t != root and root not in t.parents]
+        if not outside:
+            return root
+        wider = Path(os.path.commonpath([root, *outside]))
+        if wider == root or (wider != limit and limit not in wider.parents):
+            return limit
+        root = wider
+
+
+def _references(root: Path) -> list[Path]:
+    """Every local path the kustomization files under `root` refer to, resolved."""
+    targets: list[Path] = []
+    for current, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in names:
+            if name not in KUSTOMIZATION_FILES:
+                continue
+            try:
+                doc = yaml.safe_load(Path(current, name).read_text())
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                continue  # the build reports it, naming the file
+            if isinstance(doc, dict):
+                targets += [(Path(current) / ref).resolve() for ref in local_references(doc)]
+    return targets
 
 
 def remove_ignored(directory: Path, patterns: Sequence[str]) -> None:

@@ -13,6 +13,7 @@ from headwater.kustomize.local import (
     LocalBuildError,
     Request,
     build_local,
+    build_root,
     local_path,
     parse_local_sources,
     read_kustomization_file,
@@ -131,3 +132,53 @@ def test_pruned_lists_inventory_objects_left_out_of_the_build() -> None:
     kept = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept", "namespace": "ns"}}
     assert [(c.action, c.subject) for c in pruned(ks, [kept])] == [("deleted", "Deployment/ns/old")]
     assert pruned({**ks, "spec": {"prune": False}}, [kept]) == []
+
+
+def test_build_root_reaches_only_what_the_kustomizations_reference(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    for name in ("apps/prod", "apps/base", "other"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "apps/prod/kustomization.yaml").write_text("resources: [../base]\n")
+    (tmp_path / "apps/base/kustomization.yaml").write_text("resources: [cm.yaml]\n")
+    (tmp_path / "other/kustomization.yaml").write_text("resources: [../../../etc]\n")
+    assert build_root(tmp_path / "apps/base") == tmp_path / "apps/base"
+    assert build_root(tmp_path / "apps/prod") == tmp_path / "apps"
+    assert build_root(tmp_path / "other") == tmp_path, "never above the work tree: the build refuses it"
+
+
+def write_ks(path: Path, name: str, spec: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                                    "metadata": {"name": name}, "spec": spec}))
+
+
+def test_recursive_dry_run_follows_local_sources(tmp_path: Path) -> None:
+    (tmp_path / "infra").mkdir()
+    (tmp_path / "infra" / "child.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "child", "namespace": "ns"},
+        "spec": {"path": "./apps", "sourceRef": {"kind": "GitRepository", "name": "other"}}}))
+    (tmp_path / "checkout" / "apps").mkdir(parents=True)
+    (tmp_path / "checkout" / "apps" / "cm.yaml").write_text(CM % "from-child")
+    write_ks(tmp_path / "ks.yaml", "parent", {"path": "./infra"})
+    request = Request(name="parent", namespace="ns", path=tmp_path / "infra", kustomization_file=tmp_path / "ks.yaml",
+                      dry_run=True, recursive=True,
+                      local_sources={"GitRepository/ns/other": str(tmp_path / "checkout")})
+    results = asyncio.run(build_local(request, None, None))
+    assert [(r.kustomization["metadata"]["name"], [o["metadata"]["name"] for o in r.objects]) for r in results] == [
+        ("parent", ["child"]), ("child", ["from-child"])]
+    child_labels = results[1].objects[0]["metadata"]["labels"]
+    assert child_labels["kustomize.toolkit.fluxcd.io/name"] == "child"
+
+
+def test_dry_run_build_masks_sops_secrets(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "secret.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+        "data": {"token": "RU5DW0FFUzI1Nl9HQ00sZGF0YTp4XQ=="},
+        "sops": {"mac": "ENC[AES256_GCM,data:abc,type:str]", "version": "3.9.0"}}))
+    write_ks(tmp_path / "ks.yaml", "app", {"path": "./app"})
+    request = Request(name="app", namespace="ns", path=tmp_path / "app", kustomization_file=tmp_path / "ks.yaml",
+                      dry_run=True)
+    (secret,) = asyncio.run(build_local(request, None, None))[0].objects
+    assert secret["data"] == {"token": "KipTT1BTKio="}  # base64 of **SOPS**
+    assert "sops" not in secret
