@@ -77,7 +77,7 @@ async def ready_at(kube: KubeClient, namespace: str, revision: str) -> None:
     assert ks["status"]["lastAppliedRevision"] == revision
     for obj in (repo, ks):
         ready = [c for c in obj["status"]["conditions"] if c["type"] == "Ready"]
-        assert ready and ready[0]["status"] == "True", ready
+        assert [c["status"] for c in ready] == ["True"], ready
 
 
 def assert_clean(result: Result, *secrets: str) -> None:
@@ -109,9 +109,12 @@ async def test_bootstrap_over_http_is_idempotent_and_keeps_user_patches(
     log = repo_builder.git.out("--git-dir", str(repo_builder.root / repo_name), "log", "-1", "--format=%an <%ae>|%s")
     assert log.strip() == "Flux <flux@example.com>|Add headwater sync manifests"
     components = show(repo_builder, repo_name, "clusters/dev/flux-system/gotk-components.yaml")
-    assert f"name: {ns}" in components and "kind: CustomResourceDefinition" in components
+    assert f"name: {ns}" in components
+    assert "kind: CustomResourceDefinition" in components
     sync = show(repo_builder, repo_name, "clusters/dev/flux-system/gotk-sync.yaml")
-    assert "path: ./clusters/dev" in sync and "interval: 1m0s" in sync and "prune: true" in sync
+    assert "path: ./clusters/dev" in sync
+    assert "interval: 1m0s" in sync
+    assert "prune: true" in sync
     assert show(repo_builder, repo_name, "clusters/dev/flux-system/kustomization.yaml").splitlines()[-2:] == \
         ["- gotk-components.yaml", "- gotk-sync.yaml"]
     await ready_at(kube, ns, f"main@sha1:{head}")
