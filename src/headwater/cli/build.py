@@ -132,8 +132,8 @@ def build_kustomization(name: str | None, path: str, kustomization_file: str, ig
 
     The Kustomization is read from the cluster (or --kustomization-file); a kustomization.yaml is
     generated when DIR has none; the spec's overlay (targetNamespace, namePrefix/Suffix, commonMetadata,
-    patches, images, components), kustomize and postBuild substitution run as in the controller; SOPS
-    values are masked as **SOPS**.
+    patches, images, components), kustomize and postBuild substitution run as in the controller. Secret
+    values never leave the machine's memory: SOPS ones print as **SOPS**, the others as ***.
 
     \b
     Examples:
@@ -156,5 +156,6 @@ def build_kustomization(name: str | None, path: str, kustomization_file: str, ig
 
         results = run(opts, body)
     from headwater.kustomize.local import to_yaml
+    from headwater.kustomize.masking import mask_secret_values
 
-    sys.stdout.write(to_yaml([obj for result in results for obj in result.objects]))
+    sys.stdout.write(to_yaml([mask_secret_values(obj) for result in results for obj in result.objects]))

@@ -5,6 +5,9 @@ encrypted Secret's values become `**SOPS**` (base64-encoded in `data`), a docker
 `{"mask":"**SOPS**"}` so the type's JSON validation still passes, and any other object loses its
 top-level `sops` block. Plain values are left alone: they are in the user's own files.
 
+headwater's `build` goes one step further than flux's: secrets never reach CLI output, so every other
+Secret value is printed as `***` too (keys kept, so the output still says what the Secret holds).
+
 `flux diff` shows live cluster values, which the user may not be allowed to read: every drifted
 Secret's `data` value becomes `***`, or `*** (before)` / `*** (after)` when that value changed, so a
 diff tells *which* key changed and never *what* it holds.
@@ -80,6 +83,23 @@ def mask_sops(obj: Mapping[str, Any]) -> dict[str, Any]:
     if string_data:
         result["stringData"] = string_data
     return result
+
+
+def mask_secret_values(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A Secret with every value that is not already a SOPS mask replaced by `***` (keys kept)."""
+    result = dict(obj)
+    if not is_secret(obj):
+        return result
+    for field in ("data", "stringData"):
+        values = obj.get(field)
+        if isinstance(values, Mapping):
+            result[field] = {key: value if _is_sops_mask(value) else DIFF_MASK for key, value in values.items()}
+    return result
+
+
+def _is_sops_mask(value: Any) -> bool:
+    return str(value) in (SOPS_MASK, SOPS_MASK_B64, DOCKERCONFIG_MASK,
+                          base64.b64encode(DOCKERCONFIG_MASK.encode()).decode())
 
 
 def has_sops_mask(obj: Mapping[str, Any]) -> bool:

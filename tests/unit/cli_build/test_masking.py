@@ -16,6 +16,7 @@ from headwater.kustomize.masking import (
     MaskingError,
     has_sops_mask,
     mask_secret_diff,
+    mask_secret_values,
     mask_sops,
 )
 
@@ -84,3 +85,17 @@ def test_mask_secret_diff(live: dict[str, str] | None, merged: dict[str, str] | 
     mask_secret_diff(old, new)
     assert old.get("data") == live_after
     assert new.get("data") == merged_after
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    pytest.param(secret(data={"a": b64("plain")}), secret(data={"a": DIFF_MASK}), id="plain data masked"),
+    pytest.param(secret(stringData={"a": "plain"}), secret(stringData={"a": DIFF_MASK}), id="plain stringData"),
+    pytest.param(secret(data={"a": MASK_B64, "b": b64("x")}), secret(data={"a": MASK_B64, "b": DIFF_MASK}),
+                 id="SOPS mask kept, the rest masked"),
+    pytest.param(secret(stringData={"a": DOCKER_MASK}), secret(stringData={"a": DOCKER_MASK}),
+                 id="docker-config SOPS mask kept"),
+    pytest.param({"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "visible"}},
+                 {"apiVersion": "v1", "kind": "ConfigMap", "data": {"a": "visible"}}, id="not a Secret"),
+])
+def test_mask_secret_values(given: dict[str, Any], expected: dict[str, Any]) -> None:
+    assert mask_secret_values(given) == expected
