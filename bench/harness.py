@@ -7,8 +7,9 @@ apart), their work counters (builds, artifact fetches, applies, Git fetches) rea
 `/metrics`. The bench process only creates objects and watches them, through informers of its own, so
 waiting for Ready costs the apiserver one watch per kind and the controllers nothing.
 
-`--profile DIR` runs each controller under `py-spy record` (raw collapsed stacks) and prints its hot
-functions; sampling perturbs the figures a little, so profiled runs are not recorded as figures.
+`--profile DIR` attaches `py-spy record` to each controller for the measured part of a run (raw
+collapsed stacks) and prints its hot functions; sampling perturbs the figures a little, so profiled
+runs are not recorded as figures.
 """
 
 from __future__ import annotations
@@ -246,11 +247,9 @@ class ControllerProcess:
                 "--log-level", "error", "--watch-label-selector", label_selector, *extra]
         if concurrent is not None:
             args += ["--concurrent", str(concurrent)]
-        if self.profile_path is not None:
-            args = [pyspy(), "record", "--format", "raw", "--rate", "50", "--nonblocking", "--output",
-                    str(self.profile_path), "--", *args]
         self.args = args
         self._popen: subprocess.Popen[bytes] | None = None
+        self._profiler: subprocess.Popen[bytes] | None = None
         self.process: psutil.Process | None = None
 
     async def start(self, timeout: float = 60.0) -> None:
@@ -259,16 +258,11 @@ class ControllerProcess:
                                               start_new_session=True)
         log.close()
         deadline = time.monotonic() + timeout
-        root = psutil.Process(self._popen.pid)
+        self.process = psutil.Process(self._popen.pid)
         async with aiohttp.ClientSession() as session:
             while True:
                 if self._popen.poll() is not None:
                     raise RuntimeError(f"{self.name} controller exited: {self.log_path.read_text()[-2000:]}")
-                if self.process is None:
-                    if self.profile_path is None:
-                        self.process = root
-                    else:  # the Python process is py-spy's child
-                        self.process = next(iter(root.children()), None)
                 with contextlib.suppress(aiohttp.ClientError, OSError):
                     async with session.get(f"http://127.0.0.1:{self.health_port}/readyz") as response:
                         if response.status == 200:
@@ -285,14 +279,36 @@ class ControllerProcess:
     async def stop(self, timeout: float = 30.0) -> None:
         if self._popen is None or self._popen.poll() is not None:
             return
-        target = self.process.pid if self.process is not None else self._popen.pid
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(target, signal.SIGTERM)  # py-spy writes its profile once its child has exited
+        await self.stop_profile()
+        self._popen.terminate()
         try:
             await asyncio.to_thread(self._popen.wait, timeout)
         except subprocess.TimeoutExpired:
             self._popen.kill()
             await asyncio.to_thread(self._popen.wait)
+
+
+    async def start_profile(self) -> None:
+        """Attach `py-spy record` (raw collapsed stacks, 50 Hz, without pausing the process) until stopped."""
+        if self.profile_path is None or self._popen is None:
+            return
+        args = [pyspy(), "record", "--pid", str(self._popen.pid), "--format", "raw", "--rate", "50",
+                "--nonblocking", "--output", str(self.profile_path)]
+        log = self.profile_path.with_suffix(".log").open("ab")
+        self._profiler = await asyncio.to_thread(subprocess.Popen, args, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        await asyncio.sleep(0.5)  # attached
+
+    async def stop_profile(self) -> None:
+        """Stop py-spy; it writes the profile on SIGINT."""
+        if self._profiler is None:
+            return
+        profiler, self._profiler = self._profiler, None
+        profiler.send_signal(signal.SIGINT)
+        try:
+            await asyncio.to_thread(profiler.wait, 60)
+        except subprocess.TimeoutExpired:
+            profiler.kill()
 
 
 def pyspy() -> str:
@@ -376,6 +392,13 @@ class Controllers:
 
     async def stop(self) -> None:
         await asyncio.gather(*(c.stop() for c in self.all))
+
+    async def start_profiles(self) -> None:
+        """With `profile_dir`: profile both controllers from now until `stop_profiles` (or their stop)."""
+        await asyncio.gather(*(c.start_profile() for c in self.all))
+
+    async def stop_profiles(self) -> None:
+        await asyncio.gather(*(c.stop_profile() for c in self.all))
 
     async def counters(self) -> dict[str, float]:
         source, kustomize = await asyncio.gather(self.source.metrics(), self.kustomize.metrics())

@@ -100,6 +100,7 @@ async def measure(kube: KubeClient, info: ClusterInfo, count: int, workdir: Path
         async with controllers, \
                 watching(kube, KS_API, "Kustomization", fleet.namespace, fleet.selector) as kustomizations, \
                 watching(kube, SRC_API, "GitRepository", fleet.namespace, fleet.selector) as sources:
+            await controllers.start_profiles()  # with --profile: the timed run and the unchanged pass
             with Sampler(controllers.processes()) as sampler:
                 before = await controllers.snapshot(kube)
                 started = time.monotonic()
@@ -132,6 +133,7 @@ async def measure(kube: KubeClient, info: ClusterInfo, count: int, workdir: Path
             figures.refresh_seconds = time.monotonic() - started
             figures.refresh = await controllers.since(kube, before)
             figures.refresh_server_fetches = fleet.server_fetches(server) - fetches0
+            await controllers.stop_profiles()
             if cleanup:  # with the controllers still running, so the finalizers are removed
                 await fleet.delete(kube)
     figures.profile = profile_report(controllers.all)
