@@ -1,0 +1,106 @@
+"""`headwater create …`: generate Flux objects, print them (`--export`) or upsert them and wait.
+
+The tree mirrors flux's: `create source git`, `create kustomization` (alias `ks`) and `create secret
+git|tls|helm`. The objects themselves come from `headwater.cli.generate`, so what `--export` prints is
+what gets applied; this module only holds the Kustomization leaf and the command tree.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import click
+
+from headwater.cli.common import KUSTOMIZATION, fail, log, make_options, run
+from headwater.cli.create_common import create_options, name_argument, print_export, require_name, split_list
+from headwater.cli.create_secret import secret
+from headwater.cli.create_source import source_git
+from headwater.cli.get import AliasGroup
+
+if TYPE_CHECKING:
+    from headwater.runtime.kube import KubeClient
+
+
+@click.group(cls=AliasGroup)
+def create() -> None:
+    """Create or update sources, Kustomizations and secrets."""
+
+
+create.aliases = {"ks": "kustomization"}
+
+
+@create.group()
+def source() -> None:
+    """Create or update sources."""
+
+
+source.add_command(source_git)
+create.add_command(secret)
+
+
+@create.command("kustomization")
+@name_argument
+@click.option("--source", "source_", default="", metavar="[KIND/]NAME[.NAMESPACE]",
+              help="Source of the manifests: GitRepository (default), OCIRepository or Bucket.")
+@click.option("--path", default="./", show_default=True,
+              help="Path to the directory with the manifests, relative to the source root.")
+@click.option("--prune", is_flag=True, help="Enable garbage collection.")
+@click.option("--wait", is_flag=True, help="Health-check every applied object (supersedes --health-check).")
+@click.option("--health-check", "health_checks", multiple=True, metavar="KIND/NAME.NAMESPACE",
+              help="Workload to include in the health assessment (repeatable, comma-separated).")
+@click.option("--health-check-timeout", default="2m", show_default=True, metavar="DURATION",
+              help="Timeout of the health checks.")
+@click.option("--validation", default=None, hidden=True,
+              help="Deprecated and ignored: objects are validated by server-side apply dry-run.")
+@click.option("--depends-on", multiple=True, metavar="[NAMESPACE/]NAME",
+              help="Kustomizations that must be ready first (repeatable, comma-separated).")
+@click.option("--service-account", default=None, help="Service account to impersonate when applying.")
+@click.option("--decryption-provider", default=None, help="Decryption provider (sops).")
+@click.option("--decryption-secret", default=None, help="Secret with the keys for SOPS decryption.")
+@click.option("--target-namespace", default=None, help="Namespace to set on every applied namespaced object.")
+@click.option("--kubeconfig-secret-ref", default=None, help="Secret with a kubeconfig for a remote cluster.")
+@click.option("--retry-interval", default=None, metavar="DURATION",
+              help="Interval at which to retry a failed reconciliation.")
+@create_options
+def create_kustomization(name: str | None, source_: str, path: str, prune: bool, wait: bool,
+                         health_checks: tuple[str, ...], health_check_timeout: str, validation: str | None,
+                         depends_on: tuple[str, ...], service_account: str | None, decryption_provider: str | None,
+                         decryption_secret: str | None, target_namespace: str | None,
+                         kubeconfig_secret_ref: str | None, retry_interval: str | None, interval: str,
+                         export: bool, labels: tuple[str, ...], kubeconfig: str | None, context: str | None,
+                         namespace: str, timeout: str) -> None:
+    """Create or update a Kustomization and wait for it to apply (alias: ks)."""
+    from headwater.cli.generate import GenerateError, kustomization, parse_labels
+
+    name = require_name(name, "Kustomization")
+    if validation:
+        log("⚠️", "--validation is deprecated and ignored: objects are validated by server-side apply dry-run")
+    try:
+        obj = kustomization(
+            name, namespace, source=source_, path=path, interval=interval, prune=prune, wait=wait,
+            health_checks=split_list(health_checks), health_check_timeout=health_check_timeout,
+            depends_on=split_list(depends_on), target_namespace=target_namespace, service_account=service_account,
+            decryption_provider=decryption_provider, decryption_secret=decryption_secret,
+            kubeconfig_secret_ref=kubeconfig_secret_ref, retry_interval=retry_interval,
+            labels=parse_labels(labels))
+    except GenerateError as err:
+        fail(str(err))
+    if export:
+        print_export([obj])
+        return
+    opts = make_options(kubeconfig, context, namespace, timeout)
+    log("✚", "generating Kustomization")
+
+    async def body(client: KubeClient) -> None:
+        from headwater.cli.upsert import Deadline, upsert, wait_ready
+
+        deadline = Deadline(opts.timeout)
+        log("►", "applying Kustomization")
+        _, created = await upsert(client, obj)
+        log("✔", f"Kustomization {'created' if created else 'updated'}")
+        log("◎", "waiting for Kustomization reconciliation")
+        ready = await wait_ready(client, KUSTOMIZATION, name, namespace, deadline)
+        log("✔", f"Kustomization {name} is ready")
+        log("✔", f"applied revision {(ready.get('status') or {}).get('lastAppliedRevision', '')}")
+
+    run(opts, body)

@@ -1,0 +1,63 @@
+"""What every `create …` leaf shares: flux's create flags, the name check, the export path, the log lines.
+
+flux declares `--interval`, `--export` and `--label` on `create` itself (persistent flags), so users
+write them after the leaf (`flux create source git x --export`); click only parses a group's options
+before the subcommand, so each leaf carries them instead. Bad input becomes one `✗` line and exit 1
+before any cluster access; `--export` never connects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+import click
+
+from headwater.cli.common import cluster_options, fail
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def create_options(func: F) -> F:
+    """The create flags (`--interval`, `--export`, `--label`) and the connection options."""
+    wrapped: Any = cluster_options()(func)
+    for decorator in reversed([
+        click.option("--interval", default="1m", show_default=True, metavar="DURATION",
+                     help="Source sync interval (Go duration)."),
+        click.option("--export", is_flag=True, help="Print the object(s) as YAML instead of applying them."),
+        click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+                     help="Set labels on the resource (repeatable, key=value)."),
+    ]):
+        wrapped = decorator(wrapped)
+    return wrapped  # type: ignore[no-any-return]
+
+
+def name_argument(func: F) -> F:
+    """An optional NAME (flux errors itself when it is missing: exit 1, not click's usage error)."""
+    return click.argument("name", required=False)(func)
+
+
+def require_name(name: str | None, what: str) -> str:
+    if not name:
+        fail(f"{what} name is required")
+    return name
+
+
+def split_list(values: Iterable[str]) -> list[str]:
+    """Repeatable flags that also take comma-separated values (pflag's StringSlice)."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def print_export(objects: Iterable[Mapping[str, Any]]) -> None:
+    from headwater.cli.generate import to_yaml
+
+    click.echo(to_yaml(objects), nl=False)
+
+
+def confirm(question: str) -> bool:
+    """A y/N question on stderr, like flux's prompt; no answer (EOF, Ctrl-C) counts as no."""
+    try:
+        return click.confirm(question, err=True, default=False)
+    except click.Abort:
+        click.echo(err=True)
+        return False
