@@ -125,6 +125,7 @@ def install(export: bool, kubeconfig: str | None, context: str | None, namespace
 
     async def body(client: KubeClient) -> None:
         deadline = time.monotonic() + opts.timeout
+        await client.version()  # an unreachable cluster is one line, before any progress
         log("✚", "generating manifests")
         log("✔", "manifests build completed")
         await install_components(client, install_opts, opts, deadline, params["wait_controllers"])
@@ -146,10 +147,14 @@ def uninstall(keep_namespace: bool, dry_run: bool, silent: bool, kubeconfig: str
     pruned), then the CRDs and, unless --keep-namespace, the namespace.
     """
     opts = make_options(kubeconfig, context, namespace, timeout)
-    if not dry_run and not silent and not click.confirm(
-            "Are you sure you want to delete headwater and its custom resource definitions", default=False,
-            err=True):
-        fail("aborting")
+    if not dry_run and not silent:
+        try:
+            confirmed = click.confirm("Are you sure you want to delete headwater and its custom resource "
+                                      "definitions", default=False, err=True)
+        except click.Abort:  # end of input (no terminal) or Ctrl-C
+            confirmed = False
+        if not confirmed:
+            fail("aborting")
 
     async def body(client: KubeClient) -> None:
         from headwater.install.uninstall import uninstall as run_uninstall
