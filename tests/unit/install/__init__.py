@@ -1,0 +1,1 @@
+"""Unit tests of headwater.install (manifest generation, sync files, image naming)."""
