@@ -56,8 +56,12 @@ def print_export(objects: Iterable[Mapping[str, Any]]) -> None:
 
 def confirm(question: str) -> bool:
     """A y/N question on stderr, like flux's prompt; no answer (EOF, Ctrl-C) counts as no."""
+    import sys
+
     try:
-        return click.confirm(question, err=True, default=False)
+        answer = click.confirm(question, err=True, default=False)
     except click.Abort:
+        answer = False
+    if not sys.stdin.isatty():  # a piped answer is not echoed: end the prompt's line ourselves
         click.echo(err=True)
-        return False
+    return answer
