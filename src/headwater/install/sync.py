@@ -49,37 +49,34 @@ class SyncOptions:
 
 
 def sync_objects(opts: SyncOptions) -> list[dict[str, Any]]:
-    """The GitRepository (interval `--interval`) and the Kustomization (10m, prune) of the sync."""
-    git_repository = {
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": {"name": opts.name, "namespace": opts.namespace},
-        "spec": {"interval": go_duration(opts.interval), "ref": {"branch": opts.branch},
-                 "secretRef": {"name": opts.secret_name}, "url": opts.url},
-    }
-    kustomization = {
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-        "metadata": {"name": opts.name, "namespace": opts.namespace},
-        "spec": {"interval": "10m0s", "path": opts.kustomization_path, "prune": True,
-                 "sourceRef": {"kind": "GitRepository", "name": opts.name}},
-    }
-    return [git_repository, kustomization]
+    """The GitRepository (interval `--interval`) and the Kustomization (10m, prune) of the sync, built by
+    the same builders as `create … --export`; SyncError naming the flag when a value is invalid."""
+    from headwater.cli.generate import GenerateError, git_repository, kustomization
+
+    try:
+        return [
+            git_repository(opts.name, opts.namespace, url=opts.url, branch=opts.branch, interval=opts.interval,
+                           secret_ref=opts.secret_name),
+            kustomization(opts.name, opts.namespace, source=f"GitRepository/{opts.name}",
+                          path=opts.kustomization_path, prune=True, interval="10m"),
+        ]
+    except GenerateError as err:
+        raise SyncError(str(err)) from err
 
 
 def go_duration(text: str) -> str:
-    """`1m` → `1m0s`, as Flux writes durations into generated manifests; SyncError when invalid."""
-    from headwater.runtime.options import format_duration, parse_duration
+    """`1m` → `1m0s`; SyncError naming --interval when invalid."""
+    from headwater.cli.generate import GenerateError
+    from headwater.cli.generate import go_duration as generate_duration
 
     try:
-        seconds = parse_duration(text)
-    except ValueError as err:
-        raise SyncError(f"invalid --interval {text!r}: {err}") from err
-    if seconds <= 0:
-        raise SyncError(f"invalid --interval {text!r}: must be positive")
-    return format_duration(seconds)
+        return generate_duration(text, "--interval")
+    except GenerateError as err:
+        raise SyncError(str(err)) from err
 
 
 def sync_yaml(opts: SyncOptions) -> str:
-    from headwater.install.manifests import to_yaml
+    from headwater.cli.generate import to_yaml
 
     return to_yaml(sync_objects(opts))
 

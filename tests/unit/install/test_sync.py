@@ -36,7 +36,7 @@ def test_paths(path: str, ks_path: str, directory: str) -> None:
 
 def test_invalid_interval() -> None:
     with pytest.raises(SyncError, match="invalid --interval 'soon'"):
-        sync_objects(SyncOptions(url="u", interval="soon"))
+        sync_objects(SyncOptions(url="https://git.example/fleet.git", interval="soon"))
 
 
 def test_kustomization_file_is_created_or_kept() -> None:
