@@ -25,6 +25,7 @@ from headwater.cli.common import (
 )
 from headwater.cli.create_common import confirm
 from headwater.cli.get import AliasGroup
+from headwater.cli.names import complete_names
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -69,7 +70,7 @@ def source() -> None:
 
 
 @delete.command("kustomization")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
 @silent_option
 @cluster_options()
 def delete_kustomization(name: str | None, silent: bool, kubeconfig: str | None, context: str | None,
@@ -79,7 +80,7 @@ def delete_kustomization(name: str | None, silent: bool, kubeconfig: str | None,
 
 
 @source.command("git")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_names(GIT_REPOSITORY))
 @silent_option
 @cluster_options()
 def delete_source_git(name: str | None, silent: bool, kubeconfig: str | None, context: str | None,

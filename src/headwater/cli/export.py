@@ -27,6 +27,7 @@ from headwater.cli.common import (
     run,
 )
 from headwater.cli.get import AliasGroup
+from headwater.cli.names import complete_names
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -116,7 +117,7 @@ def source() -> None:
 
 
 @export.command("kustomization")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
 @click.option("--all", "all_", is_flag=True, help="Export every Kustomization in the namespace.")
 @cluster_options()
 def export_kustomization(name: str | None, all_: bool, kubeconfig: str | None, context: str | None,
@@ -126,7 +127,7 @@ def export_kustomization(name: str | None, all_: bool, kubeconfig: str | None, c
 
 
 @source.command("git")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_names(GIT_REPOSITORY))
 @click.option("--all", "all_", is_flag=True, help="Export every GitRepository in the namespace.")
 @click.option("--with-credentials", is_flag=True, help="Also export the Secrets the sources reference.")
 @cluster_options()
