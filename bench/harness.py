@@ -559,11 +559,12 @@ class Fleet:
                        for n, t in zip(self.names, self.targets, strict=True)], concurrency)
 
     async def delete(self, kube: KubeClient, wait: float = 120.0) -> None:
-        """Delete the namespaces (with the controllers still running, so finalizers are removed)."""
+        """Delete the namespaces; wait until the Kustomizations are gone (their finalizers need the
+        controllers, which must still run), not for the namespaces' termination."""
         await delete_namespaces(kube, [self.namespace, *self.targets])
         deadline = time.monotonic() + wait
-        while await kube.get_or_none("v1", "Namespace", self.namespace) is not None:
+        while (await kube.list(KS_API, "Kustomization", self.namespace))["items"]:
             if time.monotonic() > deadline:
-                print(f"namespace {self.namespace} still terminating after {wait:.0f} s", file=sys.stderr)
+                print(f"Kustomizations in {self.namespace} still there after {wait:.0f} s", file=sys.stderr)
                 return
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(0.2)

@@ -21,7 +21,9 @@ if str(BENCH) not in sys.path:
     sys.path.insert(0, str(BENCH))
 
 import harness  # noqa: E402
+import idle  # noqa: E402
 import kustomizations  # noqa: E402
+import latency  # noqa: E402
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 N = 20
@@ -55,3 +57,32 @@ async def test_scale_and_limit(kube: KubeClient, cluster_info: ClusterInfo, tmp_
     text = kustomizations.table(figures)
     assert f"({N}/{N} Ready)" in text
     assert "headwater ÷ limit" in text
+
+
+async def test_latency(kube: KubeClient, cluster_info: ClusterInfo, tmp_path: Path) -> None:
+    results = [await latency.measure(kube, cluster_info, tmp_path / trigger, pushes=3, trigger=trigger,
+                                     interval="2s", prefix="bench-smoke-lat")
+               for trigger in ("annotation", "interval")]
+    for figures in results:
+        assert figures.missed == 0
+        assert all(s > 0 for s in figures.samples)
+        p50, p95, top = figures.quantiles()
+        assert 0 < p50 <= p95 <= top
+    assert "(3/3 pushes arrived)" in harness.markdown_table(latency.rows(results))
+
+
+async def test_idle(kube: KubeClient, cluster_info: ClusterInfo, tmp_path: Path) -> None:
+    figures = await idle.measure(kube, cluster_info, 5, tmp_path, minutes=0.15, interval="3s",
+                                 apiserver=harness.apiserver_process(cluster_info), prefix="bench-smoke-idle",
+                                 settle=1.0, timeout=120.0)
+    usage = figures.usage
+    assert figures.ready_count == 5
+    assert 8 < figures.window_seconds < 30
+    assert usage.counters["kustomize_reconciles"] >= 5  # the no-op path ran ...
+    assert usage.counters["source_reconciles"] >= 5
+    for work in ("builds", "artifact_fetches", "git_fetches", "applies"):  # ... and did no work
+        assert usage.counters[work] == 0, work
+    assert figures.server_fetches == 0
+    assert figures.rss_mib["source"] > 0
+    assert figures.rss_mib["kustomize"] > 0
+    assert "CPU per minute" in idle.table(figures)
