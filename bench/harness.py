@@ -236,9 +236,10 @@ class ControllerProcess:
     """`headwater controller NAME` as a child process, optionally under `py-spy record`."""
 
     def __init__(self, name: str, kubeconfig: Path, workdir: Path, *, concurrent: int | None = None,
-                 label_selector: str = "", extra: Sequence[str] = (), profile_dir: Path | None = None) -> None:
+                 label_selector: str = "", extra: Sequence[str] = (), profile_dir: Path | None = None,
+                 ports: PortAllocator | None = None) -> None:
         self.name = name
-        ports = PortAllocator()
+        ports = ports or PortAllocator()
         self.metrics_port, self.health_port = ports.allocate(), ports.allocate()
         self.log_path = workdir / f"{name}-controller.log"
         self.profile_path = profile_dir / f"{name}-controller.pyspy.txt" if profile_dir else None
@@ -364,15 +365,17 @@ class Controllers:
 
     def __init__(self, kubeconfig: Path, workdir: Path, apiserver: psutil.Process | None, *,
                  label_selector: str, concurrent: int | None = None, profile_dir: Path | None = None) -> None:
-        port = PortAllocator().allocate()
+        ports = PortAllocator()  # one allocator: distinct ports for the storage and both controllers
+        port = ports.allocate()
         storage = ["--storage-path", str(workdir / "storage"), "--storage-addr", f"127.0.0.1:{port}",
                    "--storage-adv-addr", f"127.0.0.1:{port}"]
         if profile_dir is not None:
             profile_dir.mkdir(parents=True, exist_ok=True)
         self.source = ControllerProcess("source", kubeconfig, workdir, concurrent=concurrent,
-                                        label_selector=label_selector, extra=storage, profile_dir=profile_dir)
+                                        label_selector=label_selector, extra=storage, profile_dir=profile_dir,
+                                        ports=ports)
         self.kustomize = ControllerProcess("kustomize", kubeconfig, workdir, concurrent=concurrent,
-                                           label_selector=label_selector, profile_dir=profile_dir)
+                                           label_selector=label_selector, profile_dir=profile_dir, ports=ports)
         self.all = (self.source, self.kustomize)
         self.apiserver = apiserver
 
