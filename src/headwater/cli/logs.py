@@ -6,9 +6,10 @@ Flux finds the controller Pods (the Deployments labelled `app.kubernetes.io/part
 (every namespace with `-A`), of `--kind`/`--name` and of `--level`.
 
 headwater's controllers often run as local processes (`headwater controller … --log-file
-<dir>/<controller>.log`), with no Pod to read from: when no controller Pod exists, the `*.log`
-files of `--log-dir` (env `HEADWATER_LOG_DIR`) are read instead, with the same filters; lines of
-all files are merged in time order, and `-f` follows the files as they grow (and new files).
+<dir>/<controller>.log`), with no Pod to read from: given `--log-dir` (env `HEADWATER_LOG_DIR`), the
+`*.log` files there are read instead of any Pod (a cluster may show placeholder controller Pods, as the
+demo's kwok nodes do, while the real controllers run locally), with the same filters; lines of all
+files are merged in time order, and `-f` follows the files as they grow (and new files).
 """
 
 from __future__ import annotations
@@ -283,7 +284,7 @@ def since_of(since: str | None, since_time: str | None) -> tuple[datetime | None
               help="The namespace where the controllers run.")
 @click.option("--log-dir", envvar="HEADWATER_LOG_DIR", default=None, metavar="DIR",
               type=click.Path(file_okay=False, path_type=Path),
-              help="Read DIR/*.log (controllers run with --log-file) when no controller Pod exists "
+              help="Read DIR/*.log (controllers run locally with --log-file) instead of the controller Pods "
                    "(env HEADWATER_LOG_DIR).")
 @cluster_options(all_namespaces=True)
 def logs(level: str | None, kind: str | None, name: str | None, follow: bool, tail: int, since: str | None,
@@ -307,7 +308,7 @@ def logs(level: str | None, kind: str | None, name: str | None, follow: bool, ta
         return True
 
     try:
-        if run(opts, body):
+        if log_dir is None and run(opts, body):
             return
         if log_dir is None:
             fail(f"no Flux controller Pods in {flux_namespace} namespace (Deployments labelled {PART_OF}); "

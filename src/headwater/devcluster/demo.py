@@ -155,7 +155,7 @@ def _bootstrap(state: DemoState, info: ClusterInfo, cluster: str, progress: Repo
     """`headwater bootstrap git` against the demo server, its progress lines shown as they come."""
     args = ["bootstrap", "git", "--kubeconfig", str(info.kubeconfig), "--url", state.url, "--branch", BRANCH,
             "--path", f"clusters/{cluster}", "--username", USERNAME, "--password", "{password}",
-            "--interval", SYNC_INTERVAL, "--silent"]
+            "--interval", SYNC_INTERVAL, "--allow-insecure-http", "--silent"]
     progress(f"running: headwater {' '.join(args).replace('{password}', '***')}")
     password = state.password_file.read_text().strip()
     argv = [*_headwater(), *(password if a == "{password}" else a for a in args)]
@@ -253,15 +253,15 @@ def _push_url(state: DemoState) -> str:
 
 
 def hints(state: DemoState, info: ClusterInfo) -> list[str]:
-    kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
+    tools = Path(sys.executable).parent  # headwater and the pinned kubectl, first on PATH
     return [
-        f"export KUBECONFIG={info.kubeconfig} HEADWATER_LOG_DIR={state.log_dir}",
+        f"export PATH={tools}:$PATH KUBECONFIG={info.kubeconfig} HEADWATER_LOG_DIR={state.log_dir}",
         f"cd {state.workdir}",
         f"sed -i 's/replicas: 2/replicas: 4/' {demo_repo.EDIT_HINT_FILE}   # or edit it any way you like",
         "git commit -am 'Scale the frontend' && git push",
         f"headwater get kustomizations --watch   # the source polls every {SYNC_INTERVAL}; Ctrl-C to stop",
         "headwater reconcile kustomization apps --with-source   # or apply it now, without waiting",
-        f"{kubectl} get deployments -n {demo_repo.APPS_NAMESPACE}",
+        f"kubectl get deployments -n {demo_repo.APPS_NAMESPACE}",
         f"headwater trace deployment frontend -n {demo_repo.APPS_NAMESPACE}   # who manages it, at which revision",
         "headwater logs --kind Kustomization --name apps",
         "make demo-down   # or: headwater dev down  (stops the controllers, the Git server and the cluster)",

@@ -40,7 +40,7 @@ from headwater.runtime.kube.errors import Conflict, KubeError, NotFound
 from headwater.runtime.logging import FieldsAdapter, reconcile_logger
 from headwater.runtime.metrics import DEFAULT as DEFAULT_METRICS
 from headwater.runtime.metrics import FluxMetrics
-from headwater.runtime.options import ControllerOptions
+from headwater.runtime.options import ControllerOptions, format_duration
 from headwater.runtime.recorder import EventRecorder
 from headwater.runtime.result import (
     DEFAULT_FAILURE_REASON,
@@ -269,8 +269,12 @@ class Controller:
         if error is None:
             cond.delete(conds, cond.RECONCILING_CONDITION)
             cond.delete(conds, cond.STALLED_CONDITION)
-            if not cond.is_true(conds, cond.READY_CONDITION) or ready_now == ready_before:
+            if not cond.is_true(conds, cond.READY_CONDITION):
                 cond.mark_ready(conds, "Reconciliation succeeded", generation=generation)
+            elif ready_now is not None:  # kept from before: keep its words, observe this generation
+                cond.mark_ready(conds, str(ready_now.get("message", "")),
+                                str(ready_now.get("reason") or cond.RECONCILIATION_SUCCEEDED_REASON),
+                                generation=generation)
             ctx.status["observedGeneration"] = generation
             return "success"
         reason = error.reason if isinstance(error, ReconcileError) else DEFAULT_FAILURE_REASON
@@ -319,6 +323,8 @@ class Controller:
             after = result.requeue_after
             if after is None:
                 after = self.jitter(self.interval_of(ctx.obj))
+            ctx.log.info("Reconciliation finished in %s, next run in %s", format_duration(seconds),
+                         format_duration(after))
             if after > 0:
                 self.queue.add_after(key, after)
             else:
