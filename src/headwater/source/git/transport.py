@@ -12,6 +12,7 @@ dulwich is synchronous: callers run these operations in a worker thread.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shlex
 import ssl
@@ -81,14 +82,31 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _http_client(base: str, auth: GitAuth, proxy: ProxyConfig | None, tmp: Path, timeout: float) -> GitClient:
-    # A custom CA (`ca.crt`) replaces the system roots, as in Flux.
+@functools.lru_cache(maxsize=64)
+def _verifying_context(ca: bytes | None) -> ssl.SSLContext:
+    """A client TLS context trusting `ca` (PEM; it replaces the system roots, as in Flux) or the system.
+
+    Shared between fetches: loading the system roots costs milliseconds of CPU per context, which a
+    profile showed was half the source controller's time when every fetch built its own.
+    """
+    return ssl.create_default_context(cadata=ca.decode() if ca else None)
+
+
+def _tls_context(base: str, auth: GitAuth, proxy: ProxyConfig | None, tmp: Path) -> ssl.SSLContext | None:
+    if not base.startswith("https:") and not (proxy is not None and proxy.address.startswith("https:")):
+        return None  # plain HTTP (redirects are never followed): no TLS at all
+    if not (auth.client_cert and auth.client_key):
+        return _verifying_context(auth.ca or None)
     context = ssl.create_default_context(cadata=auth.ca.decode() if auth.ca else None)
-    if auth.client_cert and auth.client_key:
-        cert, key = tmp / "tls.crt", tmp / "tls.key"
-        _write_private(key, auth.client_key)
-        cert.write_bytes(auth.client_cert)
-        context.load_cert_chain(str(cert), str(key))
+    cert, key = tmp / "tls.crt", tmp / "tls.key"
+    _write_private(key, auth.client_key)
+    cert.write_bytes(auth.client_cert)
+    context.load_cert_chain(str(cert), str(key))
+    return context
+
+
+def _http_client(base: str, auth: GitAuth, proxy: ProxyConfig | None, tmp: Path, timeout: float) -> GitClient:
+    context = _tls_context(base, auth, proxy, tmp)
     pool: urllib3.PoolManager
     urllib3_timeout = urllib3.Timeout(connect=min(timeout, 30.0), read=timeout)
     # The bearer token rides on the pool's default headers: dulwich (1.2.21) accepts `extra_headers` but
