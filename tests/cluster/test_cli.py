@@ -19,6 +19,7 @@ from headwater.devcluster.cluster import ClusterInfo
 from headwater.devcluster.gitrepos import RepoBuilder
 from headwater.devcluster.gitserver_http import GitHttpServer
 from headwater.runtime.kube import KubeClient
+from tests.kubeconfigs import unreachable_kubeconfig
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -267,13 +268,7 @@ async def test_version(cluster_info: ClusterInfo) -> None:
 
 
 async def test_unreachable_cluster_is_one_clear_line(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
-    )
+    kubeconfig = unreachable_kubeconfig(tmp_path)
     for args in (["get", "ks"], ["get", "all", "-A"], ["reconcile", "ks", "apps"], ["suspend", "ks", "apps"],
                  ["resume", "source", "git", "repo"], ["version"]):
         result = await headwater(kubeconfig, *args, timeout=30)

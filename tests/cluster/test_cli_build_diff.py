@@ -21,6 +21,7 @@ from headwater.devcluster.gitrepos import RepoBuilder
 from headwater.devcluster.gitserver_http import GitHttpServer
 from headwater.runtime.kube import KubeClient
 from tests.cluster.test_cli import KS_API, SRC_API, headwater, ks_ready
+from tests.kubeconfigs import unreachable_kubeconfig
 
 pytestmark = pytest.mark.cluster
 
@@ -199,13 +200,7 @@ async def test_missing_kustomization_and_path(applied: Fixture) -> None:
 
 
 async def test_unreachable_cluster_is_one_line(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
-    )
+    kubeconfig = unreachable_kubeconfig(tmp_path)
     write_tree(tmp_path, {"app/settings.yaml": SETTINGS})
     for command, rc in (("build", 1), ("diff", 2)):
         result = await headwater(kubeconfig, command, "ks", "app", "--path", str(tmp_path / "app"), timeout=30)

@@ -21,6 +21,7 @@ from headwater.devcluster.gitrepos import RepoBuilder
 from headwater.devcluster.gitserver_http import GitHttpServer
 from headwater.devcluster.gitserver_ssh import GitSshServer
 from headwater.runtime.kube import KubeClient
+from tests.kubeconfigs import unreachable_kubeconfig
 
 pytestmark = pytest.mark.cluster
 
@@ -265,12 +266,7 @@ async def test_create_bad_input_and_timeout(kube: KubeClient, cluster_info: Clus
 
 
 async def test_unreachable_cluster_is_one_clear_line(tmp_path: Path) -> None:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u}}]\n")
+    kubeconfig = unreachable_kubeconfig(tmp_path)
     for args in (["create", "source", "git", "r", "--url", "https://e/r", "--branch", "main"],
                  ["create", "ks", "a", "--source", "r"],
                  ["create", "secret", "helm", "h", "-u", "a", "-p", "b"],

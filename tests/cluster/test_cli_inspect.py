@@ -23,6 +23,7 @@ from headwater.devcluster.gitserver_http import GitHttpServer
 from headwater.runtime.kube import KubeClient
 from tests.cluster import test_cli
 from tests.cluster.test_cli import CONFIGMAP, KS_API, SRC_API, Setup, headwater, ks_ready, kustomization
+from tests.kubeconfigs import unreachable_kubeconfig
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -431,17 +432,6 @@ async def test_completion_is_silent_when_the_cluster_is_unreachable(tmp_path: Pa
 
 
 # -- unreachable cluster ---------------------------------------------------------------------------
-
-
-def unreachable_kubeconfig(tmp_path: Path) -> Path:
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: x\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', insecure-skip-tls-verify: true}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: x, context: {cluster: c, user: u}}]\n"
-    )
-    return kubeconfig
 
 
 async def test_unreachable_cluster_is_one_clear_line(tmp_path: Path) -> None:
