@@ -14,6 +14,7 @@ from headwater.apply.apply import ApplyError, ImmutableFieldError, apply_all
 from headwater.apply.inventory import InventoryEntry
 from headwater.apply.objects import Action
 from headwater.apply.prune import PruneError, TerminationTimeout, delete_all, prune
+from headwater.apply.unchanged import UnchangedMemo
 from headwater.runtime.kube import KubeClient
 from tests.waiting import wait_for
 
@@ -350,3 +351,29 @@ async def test_delete_all_waits_for_termination(kube: KubeClient, namespace: str
     done = await delete_all(kube, entries, owner=OWNER, wait=True, timeout=10.0)
     assert done.counts() == {Action.DELETED: 2}
     assert done.calls.deletes == 0
+
+
+async def test_an_in_sync_memo_skips_dry_runs_until_someone_else_writes(kube: KubeClient, namespace: str) -> None:
+    memo = UnchangedMemo()
+    objects = [configmap("settings", namespace, {"a": "1"}), configmap("other", namespace, {"b": "2"})]
+    first = await apply_all(kube, objects, owner=OWNER, memo=memo)
+    assert first.counts() == {Action.CREATED: 2}
+    assert len(memo) == 2  # remembered from the real applies' answers
+
+    idle = await apply_all(kube, objects, owner=OWNER, memo=memo)
+    assert idle.counts() == {Action.UNCHANGED: 2}
+    assert idle.calls.dry_runs == 0
+    assert idle.calls.gets == 2  # the live objects are still read: that is how other writers are noticed
+
+    await kube.patch("v1", "ConfigMap", "settings", {"data": {"a": "changed by hand"}}, namespace=namespace,
+                     field_manager="kubectl-edit")
+    drifted = await apply_all(kube, objects, owner=OWNER, memo=memo)
+    assert drifted.changes_log() == f"ConfigMap/{namespace}/settings configured"
+    assert drifted.calls.dry_runs == 1  # only the object someone else wrote
+    live = await kube.get("v1", "ConfigMap", "settings", namespace)
+    assert live["data"] == {"a": "1"}
+
+    changed = [configmap("settings", namespace, {"a": "2"}), objects[1]]
+    desired = await apply_all(kube, changed, owner=OWNER, memo=memo)
+    assert desired.changes_log() == f"ConfigMap/{namespace}/settings configured"
+    assert (await apply_all(kube, changed, owner=OWNER, memo=memo)).calls.dry_runs == 0

@@ -56,6 +56,7 @@ from headwater.apply.objects import (
     split_stages,
     version_of,
 )
+from headwater.apply.unchanged import UnchangedMemo, digest
 from headwater.runtime.kube.client import KubeClient, UnknownKind
 from headwater.runtime.kube.errors import ApiError, KubeError, NotFound
 
@@ -250,6 +251,7 @@ class _Plan:
     version: str
     action: Action
     apply: bool = False
+    digest: str | None = None  # of the desired object, when an UnchangedMemo is in use
 
 
 @dataclass(frozen=True)
@@ -287,11 +289,18 @@ async def poll_until(probe: Callable[[], Awaitable[T | None]], timeout: float) -
 
 
 class _Applier:
-    def __init__(self, kube: KubeClient, options: _Options, concurrency: int) -> None:
+    def __init__(self, kube: KubeClient, options: _Options, concurrency: int,
+                 memo: UnchangedMemo | None = None) -> None:
         self.kube = kube
         self.options = options
         self.calls = ApiCalls()
         self.limit = asyncio.Semaphore(max(1, concurrency))
+        self.memo = memo
+        impersonated = kube.config.impersonate
+        self._identity = (kube.config.server, repr(impersonated) if impersonated else "", options.field_manager)
+
+    def _memo_key(self, obj: Obj, meta: ObjMetadata) -> tuple[str, ...]:
+        return (*self._identity, str(obj["apiVersion"]), meta.kind, meta.namespace or "", meta.name)
 
     async def _limited(self, work: Awaitable[T]) -> T:
         async with self.limit:
@@ -345,6 +354,11 @@ class _Applier:
 
         if is_apply_excluded(obj) or is_apply_excluded(existing) or (existing and is_ssa_if_not_present(obj)):
             return _Plan(obj, meta, version, Action.SKIPPED)
+        # digested before the ignore rules, whose outcome depends only on the (versioned) live object
+        desired_digest = digest(obj) if self.memo is not None else None
+        if desired_digest is not None and self.memo is not None \
+                and self.memo.known_in_sync(self._memo_key(obj, meta), desired_digest, existing):
+            return _Plan(obj, meta, version, Action.UNCHANGED)
         if self.options.ignore_rules:
             obj = apply_rules(obj, existing, list(self.options.ignore_rules), self.options.field_manager)
 
@@ -352,7 +366,10 @@ class _Applier:
         patched = await self._cleanup(obj, meta, existing)
         if patched or has_drifted(existing, dry_run):
             created = not (dry_run.get("metadata") or {}).get("resourceVersion")
-            return _Plan(obj, meta, version, Action.CREATED if created else Action.CONFIGURED, apply=True)
+            return _Plan(obj, meta, version, Action.CREATED if created else Action.CONFIGURED, apply=True,
+                         digest=desired_digest)
+        if self.memo is not None and desired_digest is not None:
+            self.memo.remember(self._memo_key(obj, meta), desired_digest, existing)
         return _Plan(obj, meta, version, Action.UNCHANGED)
 
     async def _get(self, obj: Obj, meta: ObjMetadata) -> Obj | None:
@@ -429,7 +446,9 @@ class _Applier:
     async def _apply(self, plan: _Plan) -> None:
         try:
             self.calls.applies += 1
-            await self._send(plan.obj, dry_run=False)
+            live = await self._send(plan.obj, dry_run=False)
+            if self.memo is not None and plan.digest is not None:
+                self.memo.remember(self._memo_key(plan.obj, plan.meta), plan.digest, live)
         except KubeError as err:
             raise ApplyError(f"{plan.meta.subject} apply failed: {err}", subject=plan.meta.subject,
                              cause=err) from err
@@ -503,8 +522,12 @@ async def apply_all(
     custom_stage_kinds: Collection[tuple[str, str]] = (),
     override_managers: Iterable[str] = (),
     ignore_rules: Iterable[IgnoreRule] = (),
+    memo: UnchangedMemo | None = None,
 ) -> ChangeSet:
     """Apply `objects` stage by stage; return one change-set entry per object, in apply order.
+
+    With a `memo` (kept by the caller across calls), an object whose desired form and live
+    resourceVersion are those last verified in sync is reported unchanged without a dry-run.
 
     `owner` = (name, namespace) of the Kustomization: its owner labels are added to every object.
     `force` recreates objects whose immutable fields changed (as does the per-object annotation
@@ -526,7 +549,7 @@ async def apply_all(
     options = _Options(field_manager=field_manager, force=force, wait_timeout=wait_timeout,
                        managers=tuple(cleanup_managers(field_manager, override_managers)),
                        ignore_rules=tuple(ignore_rules))
-    applier = _Applier(kube, options, concurrency)
+    applier = _Applier(kube, options, concurrency, memo)
     result = ChangeSet(calls=applier.calls)
     for stage, stage_objects in split_stages(desired, custom_stage_kinds):
         try:

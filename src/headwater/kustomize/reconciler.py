@@ -28,6 +28,7 @@ from headwater.apply.cel_health import compile_health_checks
 from headwater.apply.drift_ignore import parse_rules
 from headwater.apply.health import CustomStatusReader
 from headwater.apply.prune import PruneError, delete_all, prune
+from headwater.apply.unchanged import UnchangedMemo
 from headwater.kustomize.build import BuildCache, BuildError, Built, build_key
 from headwater.kustomize.decryption import DecryptionError, decrypt_objects
 from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_healthy
@@ -99,6 +100,7 @@ class KustomizationReconciler:
         self.types = OpenAPITypes(kube)
         self.remote = RemoteClients(user_agent=FIELD_MANAGER)
         self.builds = BuildCache()
+        self.in_sync = UnchangedMemo()  # objects verified in sync: an idle pass needs no dry-run for them
         self.builds_run = 0  # kustomize builds actually run (benchmarks and tests count them)
         self.fetches = 0
         self.applies_sent = 0  # real (non dry-run) server-side applies sent, all reconciles together
@@ -150,7 +152,7 @@ class KustomizationReconciler:
         try:
             change_set = await apply_all(kube, objects, field_manager=FIELD_MANAGER, owner=(name, namespace),
                                          force=bool(spec.get("force")), wait_timeout=self.timeout(obj),
-                                         ignore_rules=parse_rules(spec.get("ignore")))
+                                         ignore_rules=parse_rules(spec.get("ignore")), memo=self.in_sync)
             self.applies_sent += change_set.calls.applies
             APPLIES.inc(change_set.calls.applies)
         except ApplyError as err:
