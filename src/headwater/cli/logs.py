@@ -18,7 +18,7 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -202,27 +202,6 @@ class PodLogQuery:
         return f"/api/v1/namespaces/{namespace}/pods/{pod}/log{query}"
 
 
-async def stream_lines(client: KubeClient, path: str) -> AsyncIterator[str]:
-    """The lines of a streamed GET (pods/log with follow), as they arrive."""
-    import aiohttp
-
-    from headwater.runtime.kube import ClusterUnreachable
-    from headwater.runtime.kube.errors import from_status
-
-    session = client._get_session()  # the client has no streaming text GET of its own
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=client.timeout)
-    try:
-        async with session.get(client.config.server + path, headers=client._headers(None, "*/*"),
-                               timeout=timeout) as response:
-            if response.status >= 400:
-                text = await response.text()
-                raise from_status(response.status, parse_line(text), text[:300])
-            async for raw in response.content:
-                yield raw.decode("utf-8", errors="replace")
-    except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as err:
-        raise ClusterUnreachable(f"reading {path} interrupted: {err}") from err
-
-
 async def show_pods(client: KubeClient, pods: list[dict[str, Any]], query: PodLogQuery, keep: Filter) -> None:
     from headwater.runtime.kube import ApiError
 
@@ -231,7 +210,7 @@ async def show_pods(client: KubeClient, pods: list[dict[str, Any]], query: PodLo
         path = query.path(namespace, name)
         try:
             if query.follow:
-                async for line in stream_lines(client, path):
+                async for line in client.stream_text_lines(path):
                     emit([line], keep)
             else:
                 emit((await client.request_text(path)).splitlines(), keep)

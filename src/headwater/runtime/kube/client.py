@@ -223,6 +223,22 @@ class KubeClient:
                 f"cannot reach the Kubernetes API at {self.config.server}: {_describe(err)}"
             ) from err
 
+    async def stream_text_lines(self, path: str) -> AsyncIterator[str]:
+        """The lines of a long-lived text GET (e.g. pods/log with follow) as they arrive; no total timeout."""
+        session = self._get_session()
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout)
+        try:
+            async with session.get(self.config.server + path, headers=self._headers(None, "*/*"),
+                                   timeout=timeout) as response:
+                if response.status >= 400:
+                    text = await response.text()
+                    raise from_status(response.status, _decode(text.encode()) or None, text[:300])
+                async for raw in response.content:
+                    yield raw.decode("utf-8", errors="replace")
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, TimeoutError) as err:
+            raise ClusterUnreachable(f"reading {path} from {self.config.server} interrupted: {_describe(err)}") \
+                from err
+
     # -- typed verbs over discovery ----------------------------------------------------------------
 
     async def resource(self, api_version: str, kind: str) -> Resource:
