@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from headwater.api.crdgen import crd_paths
+from headwater.artifact.storage import Storage
 from headwater.devcluster.ports import PortAllocator
 from headwater.runtime.controller import Controller
 from headwater.runtime.kube import KubeClient
@@ -23,7 +24,6 @@ from headwater.runtime.manager import Manager
 from headwater.runtime.options import ControllerOptions
 from headwater.source.controller import setup as setup_source
 from headwater.source.gitrepository import GitRepositoryReconciler
-from headwater.source.storage import Storage
 from tests.cluster.example_reconciler import EXAMPLE_CRD
 from tests.integration.conftest import (  # noqa: F401  (fixtures, used by name)
     git_http,

@@ -1,6 +1,6 @@
 """The apiserver enforces our generated Flux CRDs: valid manifests pass, invalid ones fail with its message.
 
-The invalid variants are derived from Flux's own reference schemas (`shared/reference/crd-schemas`), walking
+The invalid variants are derived from Flux's own reference schemas (`tests/data/flux-crd-schemas`), walking
 each example manifest: drop a required field, put a value outside an enum, break a duration pattern, give a
 boolean the wrong type. Every kind gets every variant its schema allows.
 """
@@ -20,7 +20,7 @@ from headwater.runtime.kube import Invalid, KubeClient
 
 pytestmark = pytest.mark.cluster
 ROOT = Path(__file__).resolve().parents[2]
-REFERENCE = ROOT.parent / "shared" / "reference" / "crd-schemas"
+REFERENCE = ROOT / "tests" / "data" / "flux-crd-schemas"
 MANIFESTS = ROOT / "tests" / "unit" / "api" / "manifests"
 DURATION_PATTERN = "^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$"
 

@@ -14,12 +14,12 @@ from typing import Any
 import aiohttp
 import pytest
 
+from headwater.artifact.fetch import fetch_artifact
 from headwater.devcluster.gitrepos import RepoBuilder
 from headwater.devcluster.gitserver_http import GitHttpServer, HttpAuth
 from headwater.devcluster.gitserver_ssh import GitSshServer
 from headwater.runtime import conditions as cond
 from headwater.runtime.kube import KubeClient
-from headwater.source.fetch import fetch_artifact
 from tests.cluster.conftest import RunningSource
 from tests.waiting import wait_for
 

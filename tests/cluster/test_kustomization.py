@@ -362,7 +362,7 @@ async def test_an_external_artifact_source_is_consumed_through_the_artifact_cont
     import asyncio
     from pathlib import Path
 
-    from headwater.source.storage import ObjectRef
+    from headwater.artifact.storage import ObjectRef
 
     content = Path(tmp_path) / "content"
     (content / "deploy").mkdir(parents=True)

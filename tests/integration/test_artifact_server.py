@@ -1,6 +1,6 @@
 """The artifact server and the consumer library together, over real HTTP on the loopback interface.
 
-A storage root is archived into and served by `headwater.source.server`; `headwater.source.fetch`
+A storage root is archived into and served by `headwater.artifact.server`; `headwater.artifact.fetch`
 downloads, verifies and extracts from it. Also: caching and range semantics, traversal attempts sent as
 raw request lines (HTTP clients normalise paths), tampered and malicious artifacts, and retries against
 a deliberately flaky server.
@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from headwater.source.fetch import (
+from headwater.artifact.fetch import (
     ArtifactError,
     ArtifactNotFound,
     ArtifactTooLarge,
@@ -30,9 +30,9 @@ from headwater.source.fetch import (
     UnsafeArchive,
     fetch_artifact,
 )
-from headwater.source.ignore import tree_matcher
-from headwater.source.server import create_app
-from headwater.source.storage import Artifact, ObjectRef, Storage
+from headwater.artifact.ignore import tree_matcher
+from headwater.artifact.server import create_app
+from headwater.artifact.storage import Artifact, ObjectRef, Storage
 
 pytestmark = pytest.mark.integration
 

@@ -25,12 +25,12 @@ from typing import Any
 import yaml
 
 from headwater.apply.objects import set_owner_labels
+from headwater.artifact.ignore import Matcher, read_patterns
 from headwater.kustomize.build import KUSTOMIZATION_FILES, BuildError, kustomization_file, local_references
 from headwater.kustomize.masking import MaskingError, mask_sops
 from headwater.kustomize.pipeline import UnsupportedSubstituteKind, post_build, render
 from headwater.kustomize.substitute import EnvsubstError, SubstitutionError
 from headwater.runtime.kube.openapi import OpenAPITypes
-from headwater.source.ignore import Matcher, read_patterns
 
 KS_GROUP = "kustomize.toolkit.fluxcd.io"
 KS_API_VERSION = f"{KS_GROUP}/v1"

@@ -29,6 +29,7 @@ from headwater.apply.drift_ignore import parse_rules
 from headwater.apply.health import CustomStatusReader
 from headwater.apply.prune import PruneError, delete_all, prune
 from headwater.apply.unchanged import UnchangedMemo
+from headwater.artifact.fetch import ArtifactError, fetch_artifact
 from headwater.kustomize.build import BuildCache, BuildError, Built, build_key
 from headwater.kustomize.decryption import DecryptionError, decrypt_objects
 from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_healthy
@@ -46,7 +47,6 @@ from headwater.runtime.kube.openapi import OpenAPITypes
 from headwater.runtime.kube.remote import RemoteClients
 from headwater.runtime.metrics import REGISTRY
 from headwater.runtime.result import ReconcileError, Result, TerminalError, WaitingError
-from headwater.source.fetch import ArtifactError, fetch_artifact
 
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
 KIND = "Kustomization"

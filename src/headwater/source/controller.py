@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from headwater.api.duration import parse_duration
+from headwater.artifact.server import create_app
+from headwater.artifact.storage import Storage, advertised_address
 from headwater.runtime.controller import Controller
 from headwater.runtime.informer import Informer, WatchEvent, informer_for
 from headwater.runtime.kube import KubeClient
@@ -18,8 +20,6 @@ from headwater.runtime.manager import Manager
 from headwater.runtime.options import ControllerOptions
 from headwater.runtime.recorder import EventRecorder
 from headwater.source.gitrepository import API_VERSION, KIND, GitRepositoryReconciler
-from headwater.source.server import create_app
-from headwater.source.storage import Storage, advertised_address
 
 PROCESS = "source-controller"
 INCLUDED_BY = "included-by"

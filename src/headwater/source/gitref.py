@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from headwater.source.revision import git_revision, hash_algorithm
+from headwater.artifact.revision import git_revision, hash_algorithm
 from headwater.source.semver import (
     Constraints,
     InvalidConstraintError,

@@ -18,6 +18,10 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from headwater.artifact import revision as rev
+from headwater.artifact.fetch import extract_archive
+from headwater.artifact.ignore import tree_matcher
+from headwater.artifact.storage import Artifact, ObjectRef, Storage, StorageError
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
 from headwater.runtime.events import EVENT_TYPE_NORMAL
@@ -25,15 +29,11 @@ from headwater.runtime.informer import Informer
 from headwater.runtime.kube import KubeClient, NotFound
 from headwater.runtime.metrics import REGISTRY
 from headwater.runtime.result import ReconcileError, Result, TerminalError
-from headwater.source import revision as rev
-from headwater.source.fetch import extract_archive
 from headwater.source.git.auth import GitAuthError, ProxyConfig, auth_from_secret, proxy_from_secret, secret_values
 from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote, submodule_urls
 from headwater.source.git.transport import GitError, open_remote
 from headwater.source.git.verify import VerificationError, normalise_mode, verify
 from headwater.source.gitref import FetchPlan, GitRefError, InvalidSemverRangeError, resolve_ref
-from headwater.source.ignore import tree_matcher
-from headwater.source.storage import Artifact, ObjectRef, Storage, StorageError
 
 API_VERSION = "source.toolkit.fluxcd.io/v1"
 KIND = "GitRepository"

@@ -14,11 +14,11 @@ MANIFESTS = Path(__file__).resolve().parent / "manifests"
 
 
 def reference_dir() -> Path:
-    """Flux's CRD structure (descriptions removed), shared beside the repository."""
+    """Flux's CRD structure (descriptions removed), kept as test data (see its ORIGIN.md)."""
     override = os.environ.get("HEADWATER_CRD_REFERENCE")
     if override:
         return Path(override)
-    return REPO.parent / "shared" / "reference" / "crd-schemas"
+    return REPO / "tests" / "data" / "flux-crd-schemas"
 
 
 def manifest_files() -> list[Path]:
@@ -38,5 +38,5 @@ def manifest_documents() -> list[tuple[str, dict[str, object]]]:
 def reference() -> Path:
     directory = reference_dir()
     if not directory.is_dir():
-        pytest.skip(f"Flux CRD reference not found at {directory}")
+        pytest.fail(f"Flux CRD reference not found at {directory}")
     return directory

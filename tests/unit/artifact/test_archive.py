@@ -1,4 +1,4 @@
-"""Unit tests for headwater.source.archive: reproducible, Flux-identical tarballs that never leak outside content."""
+"""Unit tests for headwater.artifact.archive: reproducible, Flux-identical tarballs that never leak outside content."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from headwater.source.archive import (
+from headwater.artifact.archive import (
     DIR_MODE,
     EXEC_FILE_MODE,
     FILE_MODE,
@@ -24,7 +24,7 @@ from headwater.source.archive import (
     write_archive,
     write_tar,
 )
-from headwater.source.ignore import tree_matcher
+from headwater.artifact.ignore import tree_matcher
 
 pytestmark = pytest.mark.unit
 

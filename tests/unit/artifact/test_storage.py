@@ -1,4 +1,4 @@
-"""Unit tests for headwater.source.storage: layout, records, atomic writes, links, GC and per-object locks."""
+"""Unit tests for headwater.artifact.storage: layout, records, atomic writes, links, GC and per-object locks."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater.source.ignore import tree_matcher
-from headwater.source.storage import (
+from headwater.artifact.ignore import tree_matcher
+from headwater.artifact.storage import (
     DEFAULT_RETENTION_RECORDS,
     DEFAULT_RETENTION_TTL,
     Artifact,

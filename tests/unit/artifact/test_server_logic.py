@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from headwater.source.server import (
+from headwater.artifact.server import (
     ArtifactServer,
     ByteRange,
     RangeNotSatisfiable,

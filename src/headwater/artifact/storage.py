@@ -52,8 +52,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Final, NamedTuple, cast
 
-from headwater.source.archive import ArchiveInfo, Exclude, write_archive
-from headwater.source.fetch import extract_archive
+from headwater.artifact.archive import ArchiveInfo, Exclude, write_archive
+from headwater.artifact.fetch import extract_archive
 
 __all__ = [
     "DEFAULT_RETENTION_RECORDS",

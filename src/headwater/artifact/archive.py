@@ -64,7 +64,7 @@ _MAX_OCTAL_SIZE: Final = 8**11 - 1  # what fits the 12-byte size field
 _CHUNK: Final = 1 << 20
 
 Exclude = Callable[[Sequence[str], bool], bool]
-"""``exclude(path_components, is_dir) -> bool``; e.g. :class:`headwater.source.ignore.Matcher`."""
+"""``exclude(path_components, is_dir) -> bool``; e.g. :class:`headwater.artifact.ignore.Matcher`."""
 
 
 class Writable(Protocol):

@@ -1,10 +1,10 @@
-"""Unit tests for headwater.source.revision (Flux Git revision strings)."""
+"""Unit tests for headwater.artifact.revision (Flux Git revision strings)."""
 
 from __future__ import annotations
 
 import pytest
 
-from headwater.source.revision import (
+from headwater.artifact.revision import (
     SHA1,
     SHA256,
     Revision,

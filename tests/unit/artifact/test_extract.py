@@ -1,4 +1,4 @@
-"""Unit tests for the consumer side's pure parts (headwater.source.fetch): digests, URLs, safe extraction."""
+"""Unit tests for the consumer side's pure parts (headwater.artifact.fetch): digests, URLs, safe extraction."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from headwater.source.archive import write_archive
-from headwater.source.fetch import (
+from headwater.artifact.archive import write_archive
+from headwater.artifact.fetch import (
     ArtifactError,
     ArtifactTooLarge,
     UnsafeArchive,

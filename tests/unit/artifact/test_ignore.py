@@ -1,4 +1,4 @@
-"""Unit tests for headwater.source.ignore: Flux's (go-git derived) gitignore matcher and pattern sources."""
+"""Unit tests for headwater.artifact.ignore: Flux's (go-git derived) gitignore matcher and pattern sources."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from headwater.source.ignore import (
+from headwater.artifact.ignore import (
     DEFAULT_PATTERNS,
     VCS_PATTERNS,
     Match,
