@@ -7,8 +7,9 @@ to recognise its objects (``apiVersion`` + ``kind``).  The definitions themselve
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from headwater.api.schema import Schema, obj, string
 
@@ -41,6 +42,43 @@ STATUS: Final = PrinterColumn("Status", READY_MESSAGE)
 
 
 @dataclass(frozen=True, slots=True)
+class Reference:
+    """A field of a kind's objects that names other Flux objects.
+
+    ``path`` is the field's location below the object root; a ``"[]"`` component means "each item of
+    this list". The field holds ``{name, [namespace], [kind], [apiVersion]}``; when it has no ``kind``,
+    the referenced kind is ``kinds[0]``. The CLI's ``events --for``, ``trace`` and ``tree`` and the
+    controllers' watch indexes follow these, so a new kind's references are declared here only.
+    """
+
+    path: tuple[str, ...]
+    kinds: tuple[str, ...]
+    cross_namespace: bool = False
+
+    def targets(self, obj: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+        """``(kind, namespace, name)`` of every object this field of ``obj`` names (namespace defaulted)."""
+        own_namespace = str((obj.get("metadata") or {}).get("namespace") or "")
+        found: list[tuple[str, str, str]] = []
+        for ref in _walk(obj, self.path):
+            if not isinstance(ref, Mapping) or not ref.get("name"):
+                continue
+            namespace = str(ref.get("namespace") or own_namespace) if self.cross_namespace else own_namespace
+            found.append((str(ref.get("kind") or self.kinds[0]), namespace, str(ref["name"])))
+        return found
+
+
+def _walk(node: Any, path: tuple[str, ...]) -> list[Any]:
+    if not path:
+        return [node]
+    head, rest = path[0], path[1:]
+    if head == "[]":
+        return [hit for item in node for hit in _walk(item, rest)] if isinstance(node, list) else []
+    if not isinstance(node, Mapping) or head not in node:
+        return []
+    return _walk(node[head], rest)
+
+
+@dataclass(frozen=True, slots=True)
 class KindDef:
     """One Flux custom resource kind at its storage version."""
 
@@ -55,6 +93,12 @@ class KindDef:
     category: str
     component: str
     short_names: tuple[str, ...] = ()
+    #: How the CLI names the kind after a verb (``get source git``, ``create kustomization``).
+    cli_noun: str = ""
+    #: Whether its objects publish ``status.artifact`` (url, digest, revision) for consumers to fetch.
+    artifact: bool = False
+    #: The fields that name other Flux objects (see :class:`Reference`).
+    references: tuple[Reference, ...] = ()
     #: Older versions served with the same schema (``conversion: None``).
     legacy_versions: tuple[str, ...] = ()
     scope: str = "Namespaced"
@@ -62,6 +106,11 @@ class KindDef:
     @property
     def api_version(self) -> str:
         return f"{self.group}/{self.version}"
+
+    @property
+    def controller(self) -> str:
+        """The controller that reconciles the kind (``source``, ``kustomize``, ``helm``, …)."""
+        return self.component.removesuffix("-controller")
 
     @property
     def singular(self) -> str:
@@ -107,4 +156,4 @@ class KindDef:
         return obj(self.description, properties)
 
 
-__all__ = ["AGE", "READY", "STATUS", "KindDef", "PrinterColumn"]
+__all__ = ["AGE", "READY", "STATUS", "KindDef", "PrinterColumn", "Reference"]

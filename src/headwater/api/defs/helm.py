@@ -22,7 +22,7 @@ from headwater.api.defs.common import (
     suspend,
 )
 from headwater.api.defs.source import CHART_RECONCILE_STRATEGY, CHART_SOURCE_KINDS, CHART_VERSION
-from headwater.api.kinddef import AGE, READY, STATUS, KindDef
+from headwater.api.kinddef import AGE, READY, STATUS, KindDef, Reference
 from headwater.api.schema import (
     Schema,
     array,
@@ -282,6 +282,14 @@ HELM_RELEASE: Final = KindDef(
     version="v2",
     kind="HelmRelease",
     plural="helmreleases",
+    cli_noun="helmrelease",
+    references=(
+        Reference(
+            ("spec", "chart", "spec", "sourceRef"), ("GitRepository", "HelmRepository", "Bucket"), cross_namespace=True
+        ),
+        Reference(("spec", "chartRef"), ("OCIRepository", "HelmChart", "ExternalArtifact"), cross_namespace=True),
+        Reference(("spec", "dependsOn", "[]"), ("HelmRelease",), cross_namespace=True),
+    ),
     description="A Helm release installed and kept up to date by the controller.",
     spec=obj(
         "Desired state of the release.",

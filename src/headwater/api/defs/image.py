@@ -16,7 +16,7 @@ from headwater.api.defs.common import (
     suspend,
 )
 from headwater.api.defs.source import GIT_REF
-from headwater.api.kinddef import AGE, READY, STATUS, KindDef, PrinterColumn
+from headwater.api.kinddef import AGE, READY, STATUS, KindDef, PrinterColumn, Reference
 from headwater.api.schema import (
     Schema,
     array,
@@ -55,6 +55,7 @@ IMAGE_REPOSITORY: Final = KindDef(
     version=VERSION,
     kind="ImageRepository",
     plural="imagerepositories",
+    cli_noun="image repository",
     description="A container image repository whose tags are scanned periodically.",
     spec=obj(
         "Desired state of the image repository.",
@@ -115,6 +116,8 @@ IMAGE_POLICY: Final = KindDef(
     version=VERSION,
     kind="ImagePolicy",
     plural="imagepolicies",
+    cli_noun="image policy",
+    references=(Reference(("spec", "imageRepositoryRef"), ("ImageRepository",), cross_namespace=True),),
     description="Picks the latest image tag of an ImageRepository according to a policy.",
     spec=obj(
         "Desired state of the image policy.",
@@ -213,6 +216,8 @@ IMAGE_UPDATE_AUTOMATION: Final = KindDef(
     version=VERSION,
     kind="ImageUpdateAutomation",
     plural="imageupdateautomations",
+    cli_noun="image update",
+    references=(Reference(("spec", "sourceRef"), ("GitRepository",), cross_namespace=True),),
     description="Rewrites image references in a Git repository from ImagePolicies and pushes commits.",
     spec=obj(
         "Desired state of the automation.",

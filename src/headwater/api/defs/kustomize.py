@@ -20,7 +20,7 @@ from headwater.api.defs.common import (
     STATUS_DEFAULT,
     suspend,
 )
-from headwater.api.kinddef import AGE, READY, STATUS, KindDef
+from headwater.api.kinddef import AGE, READY, STATUS, KindDef, Reference
 from headwater.api.schema import (
     array,
     boolean,
@@ -52,6 +52,15 @@ KUSTOMIZATION: Final = KindDef(
     version="v1",
     kind="Kustomization",
     plural="kustomizations",
+    cli_noun="kustomization",
+    references=(
+        Reference(
+            ("spec", "sourceRef"),
+            ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"),
+            cross_namespace=True,
+        ),
+        Reference(("spec", "dependsOn", "[]"), ("Kustomization",), cross_namespace=True),
+    ),
     description="Builds a kustomize overlay from a source artifact and applies it to a cluster.",
     spec=obj(
         "Desired state of the Kustomization.",

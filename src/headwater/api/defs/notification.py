@@ -18,7 +18,7 @@ from headwater.api.defs.common import (
     STATUS_DEFAULT,
     suspend,
 )
-from headwater.api.kinddef import AGE, READY, STATUS, KindDef
+from headwater.api.kinddef import AGE, READY, STATUS, KindDef, Reference
 from headwater.api.schema import (
     Schema,
     array,
@@ -125,6 +125,7 @@ PROVIDER: Final = KindDef(
     version="v1beta3",
     kind="Provider",
     plural="providers",
+    cli_noun="alert-provider",
     description="Where and how to deliver notifications: chat, webhooks, Git commit statuses ...",
     spec=obj(
         "Desired state of the provider.",
@@ -168,6 +169,8 @@ ALERT: Final = KindDef(
     version="v1beta3",
     kind="Alert",
     plural="alerts",
+    cli_noun="alert",
+    references=(Reference(("spec", "providerRef"), ("Provider",)),),
     description="Routes events of selected Flux objects to a Provider.",
     spec=obj(
         "Desired state of the alert.",
@@ -227,6 +230,7 @@ RECEIVER: Final = KindDef(
     version="v1",
     kind="Receiver",
     plural="receivers",
+    cli_noun="receiver",
     description="A webhook endpoint that asks selected Flux objects to reconcile.",
     spec=obj(
         "Desired state of the receiver.",

@@ -25,7 +25,7 @@ from headwater.api.defs.common import (
     VERIFY_PROVIDER,
     suspend,
 )
-from headwater.api.kinddef import AGE, READY, STATUS, KindDef, PrinterColumn
+from headwater.api.kinddef import AGE, READY, STATUS, KindDef, PrinterColumn, Reference
 from headwater.api.schema import (
     Schema,
     array,
@@ -92,6 +92,9 @@ GIT_REPOSITORY: Final = KindDef(
     version=VERSION,
     kind="GitRepository",
     plural="gitrepositories",
+    cli_noun="source git",
+    artifact=True,
+    references=(Reference(("spec", "include", "[]", "repository"), ("GitRepository",)),),
     description="A Git repository checked out and packaged as an artifact.",
     spec=obj(
         "Desired state of the Git source.",
@@ -166,6 +169,8 @@ OCI_REPOSITORY: Final = KindDef(
     version=VERSION,
     kind="OCIRepository",
     plural="ocirepositories",
+    cli_noun="source oci",
+    artifact=True,
     description="An OCI artifact pulled from a container registry.",
     spec=obj(
         "Desired state of the OCI source.",
@@ -225,6 +230,7 @@ HELM_REPOSITORY: Final = KindDef(
     version=VERSION,
     kind="HelmRepository",
     plural="helmrepositories",
+    cli_noun="source helm",
     description="A Helm chart repository index, or a pointer to an OCI registry of charts.",
     spec=obj(
         "Desired state of the Helm repository.",
@@ -267,6 +273,9 @@ HELM_CHART: Final = KindDef(
     version=VERSION,
     kind="HelmChart",
     plural="helmcharts",
+    cli_noun="source chart",
+    artifact=True,
+    references=(Reference(("spec", "sourceRef"), ("HelmRepository", "GitRepository", "Bucket")),),
     description="A packaged Helm chart fetched or built from a source.",
     spec=obj(
         "Desired state of the chart.",
@@ -331,6 +340,8 @@ BUCKET: Final = KindDef(
     version=VERSION,
     kind="Bucket",
     plural="buckets",
+    cli_noun="source bucket",
+    artifact=True,
     description="The contents of an S3-compatible, GCS or Azure Blob bucket.",
     spec=obj(
         "Desired state of the bucket source.",
@@ -411,6 +422,8 @@ EXTERNAL_ARTIFACT: Final = KindDef(
     version=VERSION,
     kind="ExternalArtifact",
     plural="externalartifacts",
+    cli_noun="source external",
+    artifact=True,
     description="An artifact produced by a third-party controller and consumed by Flux appliers.",
     spec=obj(
         "Desired state of the external artifact.",
