@@ -46,6 +46,7 @@ from headwater.runtime.kube import ConfigError, Impersonation, KubeClient, KubeE
 from headwater.runtime.kube.openapi import OpenAPITypes
 from headwater.runtime.kube.remote import RemoteClients
 from headwater.runtime.metrics import REGISTRY
+from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError, WaitingError
 
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
@@ -71,7 +72,7 @@ def manifests_digest(objects: list[dict[str, Any]]) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
 
 
-class KustomizationReconciler:
+class KustomizationReconciler(Reconciler):
     api_version = API_VERSION
     kind = KIND
 

@@ -28,6 +28,7 @@ from headwater.runtime.events import EVENT_TYPE_NORMAL
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube import KubeClient, NotFound
 from headwater.runtime.metrics import REGISTRY
+from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError
 from headwater.source.git.auth import GitAuthError, ProxyConfig, auth_from_secret, proxy_from_secret, secret_values
 from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote, submodule_urls
@@ -43,7 +44,7 @@ MAX_SUBMODULE_DEPTH = 5
 FETCHES = Counter("headwater_source_git_fetches", "Git fetches made (not ref listings)", registry=REGISTRY)
 
 
-class GitRepositoryReconciler:
+class GitRepositoryReconciler(Reconciler):
     api_version = API_VERSION
     kind = KIND
 
