@@ -28,6 +28,14 @@ def _load(path: str) -> ControllerSpec:
     return spec
 
 
+def _register_kinds(spec: ControllerSpec) -> ControllerSpec:
+    from headwater.api.kinds import register
+
+    for kind in spec.kinds:
+        register(kind)
+    return spec
+
+
 def discover() -> dict[str, ControllerSpec]:
     """Every runnable controller by name, built-ins first, then plug-ins in entry-point order."""
     specs: dict[str, ControllerSpec] = {}
@@ -40,7 +48,7 @@ def discover() -> dict[str, ControllerSpec]:
             raise TypeError(f"entry point {point.name} = {point.value} is not a ControllerSpec")
         if spec.name in specs:
             raise ValueError(f"two controllers are named {spec.name!r} ({point.value})")
-        specs[spec.name] = spec
+        specs[spec.name] = _register_kinds(spec)
     return specs
 
 

@@ -297,13 +297,18 @@ class Controller:
             self.queue.forget(key)
             after = result.requeue_after
             if after is None:
-                after = self.jitter(self.interval_of(ctx.obj))
-            ctx.log.info("Reconciliation finished in %s, next run in %s", format_duration(seconds),
-                         format_duration(after))
-            if after > 0:
-                self.queue.add_after(key, after)
+                interval = self.interval_of(ctx.obj)
+                # no spec.interval (not a Flux kind): wait for the next watch event, as controller-runtime does
+                after = self.jitter(interval) if interval > 0 else None
+            if after is None:
+                ctx.log.info("Reconciliation finished in %s", format_duration(seconds))
             else:
-                self.queue.add(key)
+                ctx.log.info("Reconciliation finished in %s, next run in %s", format_duration(seconds),
+                             format_duration(after))
+                if after > 0:
+                    self.queue.add_after(key, after)
+                else:
+                    self.queue.add(key)
         if self.on_reconciled is not None:
             self.on_reconciled(key, outcome)
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from headwater.runtime.flags import NoFlags
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.runtime.cache import SharedCache
     from headwater.runtime.kube.client import KubeClient
     from headwater.runtime.manager import Manager
@@ -60,6 +61,8 @@ class ControllerSpec:
     #: ``(apiVersion, kind)`` of the kinds it reconciles and of the other kinds it reads.
     reconciles: tuple[tuple[str, str], ...] = ()
     reads: tuple[tuple[str, str], ...] = ()
+    #: Kinds the controller brings that are not Flux's (a plug-in's own CRDs): added to the kind registry.
+    kinds: tuple[KindDef, ...] = ()
 
     def load_setup(self) -> Setup:
         module, _, attribute = self.setup.partition(":")
