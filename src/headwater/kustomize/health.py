@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.api.duration import format_seconds
 from headwater.apply.health import (
     NOT_FOUND,
     CustomStatusReader,
@@ -97,9 +98,5 @@ async def wait_healthy(
                                            jobs_with_ttl=ttl_jobs)
             if message is None:
                 return elapsed
-            raise HealthCheckFailed(f"health check failed after {_duration(elapsed)}: {message}")
+            raise HealthCheckFailed(f"health check failed after {format_seconds(elapsed)}: {message}")
         await asyncio.sleep(min(poll, max(0.05, timeout - elapsed)))
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{seconds % 60:.0f}s"
