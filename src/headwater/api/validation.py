@@ -5,9 +5,10 @@ each error naming the field path (``spec.ref.branch``, ``spec.include[0].reposit
 It applies what a structural schema says: types, required properties, enums, patterns,
 lengths, bounds, ``date-time``/``int64`` formats, list-map key uniqueness, unknown fields
 (as ``kubectl apply`` does with strict field validation), and the CEL rules (evaluated
-with :mod:`headwater.api.cel`).  Validation runs on a copy of the manifest with schema
-defaults applied, as the API server would see it after defaulting; like the API server,
-a ``null`` property that is not nullable counts as absent (it would be pruned).
+with :mod:`headwater.api.cel`, the engine of every CEL expression).  Validation runs on a
+copy of the manifest with schema defaults applied, as the API server would see it after
+defaulting; like the API server, a ``null`` property that is not nullable counts as absent
+(it would be pruned).
 
 Objects outside the Flux API groups are not ours to judge: :func:`validate` returns no
 errors for them.  A Flux group at a version or kind headwater does not serve is an error.
@@ -23,7 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from headwater.api.cel import CelError, CelUnsupported, evaluate_rule
+from headwater.api.cel import CelError, evaluate_rule
 from headwater.api.kinddef import KindDef
 from headwater.api.kinds import ALL_KINDS, is_flux_group, kind_of
 from headwater.api.schema import Schema
@@ -213,8 +214,8 @@ def _check_rules(schema: Schema, value: dict[str, Any], path: str, errors: list[
     for rule in schema.validations:
         try:
             ok = evaluate_rule(rule.rule, value)
-        except (CelError, CelUnsupported):
-            continue  # the API server would report an evaluation error; we cannot judge
+        except CelError:
+            continue  # the API server would report the error itself; we cannot judge the object
         if not ok:
             errors.append(FieldError(path or "<root>", INVALID, rule.message))
 
