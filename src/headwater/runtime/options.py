@@ -22,8 +22,7 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from headwater.api.duration import Duration
-from headwater.api.duration import parse_duration as _parse_go_duration
+from headwater.api.duration import format_seconds, parse_seconds
 
 __all__ = [
     "ControllerOptions",
@@ -49,12 +48,12 @@ RUNTIME_NAMESPACE_ENV: Final = "RUNTIME_NAMESPACE"
 
 def parse_duration(text: str) -> float:
     """Parse a Go duration string (``"750ms"``, ``"1h30m"``, ``"-1.5s"``, ``"0"``) into seconds."""
-    return _parse_go_duration(text.strip()).seconds
+    return parse_seconds(text)
 
 
 def format_duration(seconds: float) -> str:
     """Format seconds the way Go prints a time.Duration (``15m0s``, ``750ms``, ``0s``)."""
-    return str(Duration.from_seconds(seconds))
+    return format_seconds(seconds)
 
 
 # --------------------------------------------------------------------------- other parsers
