@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from headwater.api.duration import format_seconds
+from headwater.api.kinds import kind_named
 from headwater.api.models.kustomize import Kustomization
 from headwater.apply.health import (
     NOT_FOUND,
@@ -60,9 +61,18 @@ def targets_for(ks: Kustomization, applied: list[dict[str, Any]]) -> list[Target
     return [t for t in found if not (t.kind == "Kustomization" and t.name == ks.name and t.namespace == ks.namespace)]
 
 
+#: Workload kinds a health check may name without an apiVersion (Flux's CLI writes none for them).
+_WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
+
+
 def _default_api(kind: str) -> str:
-    return {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Kustomization":
-            "kustomize.toolkit.fluxcd.io/v1", "HelmRelease": "helm.toolkit.fluxcd.io/v2"}.get(kind, "v1")
+    """The apiVersion of a health check without one: a Flux kind's from the registry, apps/v1, else v1."""
+    if kind in _WORKLOADS:
+        return "apps/v1"
+    try:
+        return kind_named(kind).api_version
+    except KeyError:
+        return "v1"
 
 
 async def wait_healthy(

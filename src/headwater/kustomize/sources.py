@@ -6,8 +6,6 @@ the watches themselves are declared in `kustomize/controller.py`.
 
 from __future__ import annotations
 
-from typing import Any
-
 from headwater.api.kinds import kind_named
 from headwater.kustomize.spec import SOURCE_REF
 from headwater.runtime.informer import WatchEvent
@@ -15,15 +13,6 @@ from headwater.runtime.watches import artifact_revision, is_ready
 
 #: kind → apiVersion of every source a Kustomization may name.
 SOURCE_KINDS = {kind: kind_named(kind).api_version for kind in SOURCE_REF.kinds}
-
-
-def source_key(ks: dict[str, Any]) -> str:
-    """`Kind/namespace/name` of the Kustomization's sourceRef (namespace defaults to its own)."""
-    targets = SOURCE_REF.targets(ks)
-    if not targets:
-        return f"/{ks['metadata'].get('namespace') or ''}/"
-    kind, namespace, name = targets[0]
-    return f"{kind}/{namespace}/{name}"
 
 
 def dependency_changed(event: WatchEvent) -> bool:
@@ -36,4 +25,4 @@ def dependency_changed(event: WatchEvent) -> bool:
     return became_ready or (new_revision and is_ready(event.obj))
 
 
-__all__ = ["SOURCE_KINDS", "artifact_revision", "dependency_changed", "is_ready", "source_key"]
+__all__ = ["SOURCE_KINDS", "artifact_revision", "dependency_changed", "is_ready"]

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from headwater.api.duration import DurationError, parse_duration
+from headwater.api.duration import seconds_or
 from headwater.runtime import conditions as cond
 from headwater.runtime.backoff import ExponentialBackoff, IntervalJitter
 from headwater.runtime.context import ReconcileContext
@@ -314,10 +314,7 @@ class Controller:
 
     @staticmethod
     def interval_of(obj: Obj) -> float:
-        try:
-            return parse_duration(str((obj.get("spec") or {}).get("interval") or "0s")).seconds
-        except DurationError:
-            return 0.0
+        return seconds_or((obj.get("spec") or {}).get("interval"), 0.0)
 
     # -- writes ------------------------------------------------------------------------------------
 
