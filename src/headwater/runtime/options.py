@@ -7,7 +7,8 @@ accept the same flags with the same spelling, defaults and value syntax: Go dura
 (``750ms``, ``15m``, ``1h30m``) and Go booleans (``--flag``, ``--flag=false``).
 
 :class:`ControllerOptions` holds the values (durations in seconds);
-:func:`add_controller_options` / :func:`controller_options` attach them to a click command and
+:func:`add_controller_options` attaches them to a click command (controller specs say which ones each
+controller has) and
 :meth:`ControllerOptions.from_params` collects them from the command's keyword arguments.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, TypeVar
 
@@ -29,7 +30,6 @@ __all__ = [
     "GoBool",
     "GoDuration",
     "add_controller_options",
-    "controller_options",
     "format_duration",
     "parse_addr",
     "parse_duration",
@@ -270,7 +270,6 @@ _HELP: Final = {
 }
 
 C = TypeVar("C", bound=click.Command)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _flag(name: str) -> str:
@@ -387,21 +386,3 @@ def add_controller_options(
         if not existing.intersection(getattr(param, "opts", [])):
             command.params.append(param)
     return command
-
-
-def controller_options(**kwargs: Any) -> Callable[[F], F]:
-    """Decorator form of :func:`add_controller_options` for functions below ``@click.command``."""
-
-    def decorate(func: F) -> F:
-        holder = click.Command("holder")
-        add_controller_options(holder, **kwargs)
-        target: Any = func
-        # click.command collects __click_params__ in reverse declaration order
-        declared = getattr(target, "__click_params__", None)
-        if declared is None:
-            declared = []
-            target.__click_params__ = declared
-        declared.extend(reversed(holder.params))
-        return func
-
-    return decorate
