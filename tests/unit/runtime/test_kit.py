@@ -197,3 +197,19 @@ def test_each_controller_has_fluxs_concurrency_default(command: str, default: in
     assert sub is not None
     concurrent = next(p for p in sub.params if p.name == "concurrent")
     assert concurrent.default == default
+
+
+def test_the_installed_deployments_args_parse_on_each_controllers_command() -> None:
+    """What `install` puts in each Deployment is accepted by that controller's own command."""
+    from headwater.install.manifests import generate
+    from headwater.install.options import InstallOptions
+
+    deployments = [o for o in generate(InstallOptions()) if o["kind"] == "Deployment"]
+    assert [d["metadata"]["name"] for d in deployments] == ["source-controller", "kustomize-controller"]
+    for deployment in deployments:
+        args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+        assert args[0] == "controller"
+        command = controller.get_command(click.Context(controller), args[1])
+        assert command is not None, args[1]
+        with command.make_context(args[1], list(args[2:])) as ctx:  # a UsageError on an unknown flag
+            assert ctx.params["enable_leader_election"] is True
