@@ -16,7 +16,7 @@ from typing import Any, TypeVar, get_type_hints
 
 import click
 
-from headwater.runtime.options import GO_BOOL, GO_DURATION, format_duration
+from headwater.runtime.options import GO_BOOL, GO_DURATION, go_option
 
 T = TypeVar("T")
 
@@ -29,30 +29,15 @@ def flag(default: Any, help: str, *, duration: bool = False) -> Any:
     return dataclasses.field(default=default, metadata={_HELP: help, _DURATION: duration})
 
 
-def option_name(field_name: str) -> str:
-    return "--" + field_name.replace("_", "-")
-
-
 def click_options(flags: type[Any]) -> list[click.Option]:
     """The click options of a flag dataclass, in declaration order."""
     hints = get_type_hints(flags)
     options: list[click.Option] = []
     for field in dataclasses.fields(flags):
-        help_text = str(field.metadata.get(_HELP, ""))
-        default = field.default
         kind = hints[field.name]
-        names = [option_name(field.name), field.name]
-        if kind is bool:
-            options.append(click.Option(names, type=GO_BOOL, is_flag=False, flag_value="true",
-                                        default="true" if default else "false", show_default=str(default).lower(),
-                                        help=help_text))
-        elif field.metadata.get(_DURATION):
-            options.append(click.Option(names, type=GO_DURATION, default=default,
-                                        show_default=format_duration(float(default)),  # type: ignore[arg-type]
-                                        help=help_text))
-        else:
-            options.append(click.Option(names, type=kind, default=default,
-                                        show_default=default != "", help=help_text))
+        type_: click.ParamType[Any, Any] | type = GO_BOOL if kind is bool else (
+            GO_DURATION if field.metadata.get(_DURATION) else kind)
+        options.append(go_option(field.name, type_, field.default, str(field.metadata.get(_HELP, ""))))
     return options
 
 
@@ -67,4 +52,4 @@ class NoFlags:
     """For a controller without flags of its own."""
 
 
-__all__ = ["NoFlags", "click_options", "flag", "from_params", "option_name"]
+__all__ = ["NoFlags", "click_options", "flag", "from_params"]

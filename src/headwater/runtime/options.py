@@ -31,6 +31,7 @@ __all__ = [
     "GoDuration",
     "add_controller_options",
     "format_duration",
+    "go_option",
     "parse_addr",
     "parse_duration",
     "parse_feature_gates",
@@ -276,6 +277,21 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def go_option(name: str, type_: click.ParamType[Any, Any] | type, default: Any, help_text: str) -> click.Option:
+    """One flag with Go's syntax: ``name`` ``storage_path`` is ``--storage-path``.
+
+    A :data:`GO_BOOL` flag is pflag's boolean: ``--flag`` means true, ``--flag=false`` sets it; a
+    :data:`GO_DURATION` default (seconds) is shown as Go prints it (``1m0s``).
+    """
+    if isinstance(type_, GoBool):
+        return click.Option([_flag(name), name], type=GO_BOOL, is_flag=False, flag_value="true",
+                            default="true" if default else "false", show_default=str(bool(default)).lower(),
+                            help=help_text)
+    shown = format_duration(default) if isinstance(type_, GoDuration) else default
+    return click.Option([_flag(name), name], type=type_, default=default,
+                        show_default=str(shown) if shown != "" else False, help=help_text)
+
+
 def _build_params(
     *,
     concurrent: int,
@@ -290,30 +306,10 @@ def _build_params(
     params: list[click.Parameter] = []
 
     def value(name: str, type_: click.ParamType[Any, Any] | type, default: Any) -> None:
-        shown = format_duration(default) if isinstance(type_, GoDuration) else default
-        params.append(
-            click.Option(
-                [_flag(name), name],
-                type=type_,
-                default=default,
-                show_default=str(shown) if shown != "" else False,
-                help=_HELP[name],
-            )
-        )
+        params.append(go_option(name, type_, default, _HELP[name]))
 
     def boolean(name: str, default: bool) -> None:
-        # Go-style boolean: "--flag" means true, "--flag=false" sets it explicitly.
-        params.append(
-            click.Option(
-                [_flag(name), name],
-                type=GO_BOOL,
-                is_flag=False,
-                flag_value="true",
-                default="true" if default else "false",
-                show_default=str(default).lower(),
-                help=_HELP[name],
-            )
-        )
+        params.append(go_option(name, GO_BOOL, default, _HELP[name]))
 
     value("concurrent", click.IntRange(min=1), concurrent)
     if requeue_dependency is not None:
