@@ -19,17 +19,13 @@ import click
 from headwater.cli.common import KUSTOMIZATION, CliError, Options, cluster_options, fail, make_options, run
 from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.kustomize.local import Request, Result
     from headwater.runtime.kube import KubeClient
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
-    """A repeatable, comma-separated option (cobra's StringSlice) as one tuple."""
-    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
 
 
 def source_options(func: F) -> F:
@@ -40,16 +36,15 @@ def source_options(func: F) -> F:
                      "the Kustomization's spec.path."),
         click.option("--kustomization-file", default="", metavar="FILE",
                      help="Path to the Flux Kustomization YAML file (used instead of the cluster's)."),
-        click.option("--ignore-paths", multiple=True, metavar="PATTERNS",
+        string_slice("--ignore-paths", metavar="PATTERNS",
                      help="Paths to leave out of a generated kustomization.yaml, in .gitignore format "
                      "(comma-separated, repeatable)."),
-        click.option("--strict-substitute", is_flag=True,
-                     help="Fail when a variable without a default is used but not defined."),
-        click.option("-r", "--recursive", is_flag=True, help="Also build the Kustomizations this one contains."),
-        click.option("--local-sources", multiple=True, metavar="KIND/NS/NAME=PATH",
+        bool_flag("--strict-substitute", help="Fail when a variable without a default is used but not defined."),
+        bool_flag("-r", "--recursive", help="Also build the Kustomizations this one contains."),
+        string_slice("--local-sources", metavar="KIND/NS/NAME=PATH",
                      help="Local checkouts of the sources of nested Kustomizations (comma-separated, repeatable)."),
-        click.option("--in-memory-build", is_flag=True,
-                     help="Accepted for compatibility: builds always run on a scratch copy, never in DIR."),
+        bool_flag("--in-memory-build",
+                  help="Accepted for compatibility: builds always run on a scratch copy, never in DIR."),
     ]):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]
@@ -78,7 +73,7 @@ def make_request(name: str | None, opts: Options, *, path: str, kustomization_fi
         raise CliError(str(err)) from err
     return Request(name=name, namespace=opts.namespace, path=Path(path).resolve(),
                    kustomization_file=Path(kustomization_file) if kustomization_file else None,
-                   ignore_paths=split_list(ignore_paths), dry_run=dry_run, strict_substitute=strict_substitute,
+                   ignore_paths=ignore_paths, dry_run=dry_run, strict_substitute=strict_substitute,
                    recursive=recursive, local_sources=sources, ignore_not_found=ignore_not_found,
                    timeout=opts.timeout)
 
@@ -121,7 +116,7 @@ build.aliases = {"ks": "kustomization"}
 @build.command("kustomization")
 @click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
 @source_options
-@click.option("--dry-run", is_flag=True, help="Use only --kustomization-file: no cluster access (variables from "
+@bool_flag("--dry-run", help="Use only --kustomization-file: no cluster access (variables from "
               "substituteFrom are not substituted).")
 @cluster_options()
 def build_kustomization(name: str | None, path: str, kustomization_file: str, ignore_paths: tuple[str, ...],

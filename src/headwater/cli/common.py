@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from headwater.pflag import bool_flag
+
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
 
@@ -102,8 +104,8 @@ def cluster_options(all_namespaces: bool = False) -> Callable[[F], F]:
                          help="Timeout for this operation (Go duration, e.g. 30s, 5m; default 5m)."),
         ]
         if all_namespaces:
-            decorators.append(click.option("-A", "--all-namespaces", is_flag=True,
-                                           help="List the requested object(s) across all namespaces."))
+            decorators.append(bool_flag("-A", "--all-namespaces",
+                                        help="List the requested object(s) across all namespaces."))
         wrapped: Any = func
         for decorator in reversed(decorators):
             wrapped = decorator(wrapped)

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 import click
 
 from headwater.cli.common import KUSTOMIZATION, fail, log, make_options, run
-from headwater.cli.create_common import create_options, name_argument, print_export, require_name, split_list
+from headwater.cli.create_common import create_options, name_argument, print_export, require_name
 from headwater.cli.create_secret import secret
 from headwater.cli.create_source import source_git
 from headwater.cli.get import AliasGroup
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -44,15 +45,15 @@ create.add_command(secret)
               help="Source of the manifests: GitRepository (default), OCIRepository or Bucket.")
 @click.option("--path", default="./", show_default=True,
               help="Path to the directory with the manifests, relative to the source root.")
-@click.option("--prune", is_flag=True, help="Enable garbage collection.")
-@click.option("--wait", is_flag=True, help="Health-check every applied object (supersedes --health-check).")
-@click.option("--health-check", "health_checks", multiple=True, metavar="KIND/NAME.NAMESPACE",
+@bool_flag("--prune", help="Enable garbage collection.")
+@bool_flag("--wait", help="Health-check every applied object (supersedes --health-check).")
+@string_slice("--health-check", "health_checks", metavar="KIND/NAME.NAMESPACE",
               help="Workload to include in the health assessment (repeatable, comma-separated).")
 @click.option("--health-check-timeout", default="2m", show_default=True, metavar="DURATION",
               help="Timeout of the health checks.")
 @click.option("--validation", default=None, hidden=True,
               help="Deprecated and ignored: objects are validated by server-side apply dry-run.")
-@click.option("--depends-on", multiple=True, metavar="[NAMESPACE/]NAME",
+@string_slice("--depends-on", metavar="[NAMESPACE/]NAME",
               help="Kustomizations that must be ready first (repeatable, comma-separated).")
 @click.option("--service-account", default=None, help="Service account to impersonate when applying.")
 @click.option("--decryption-provider", default=None, help="Decryption provider (sops).")
@@ -78,8 +79,8 @@ def create_kustomization(name: str | None, source_: str, path: str, prune: bool,
     try:
         obj = kustomization(
             name, namespace, source=source_, path=path, interval=interval, prune=prune, wait=wait,
-            health_checks=split_list(health_checks), health_check_timeout=health_check_timeout,
-            depends_on=split_list(depends_on), target_namespace=target_namespace, service_account=service_account,
+            health_checks=health_checks, health_check_timeout=health_check_timeout,
+            depends_on=depends_on, target_namespace=target_namespace, service_account=service_account,
             decryption_provider=decryption_provider, decryption_secret=decryption_secret,
             kubeconfig_secret_ref=kubeconfig_secret_ref, retry_interval=retry_interval,
             labels=parse_labels(labels))

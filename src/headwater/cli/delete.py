@@ -26,6 +26,7 @@ from headwater.cli.common import (
 from headwater.cli.create_common import confirm
 from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -53,7 +54,7 @@ def delete_kind(kind: Kind, name: str | None, silent: bool, kubeconfig: str | No
 
 
 def silent_option(func: click.decorators.FC) -> click.decorators.FC:
-    return click.option("-s", "--silent", is_flag=True, help="Delete without asking for confirmation.")(func)
+    return bool_flag("-s", "--silent", help="Delete without asking for confirmation.")(func)
 
 
 @click.group(cls=AliasGroup)

@@ -20,6 +20,7 @@ from headwater.cli.build import build_against, make_request, source_options
 from headwater.cli.common import KUSTOMIZATION, CliError, cluster_options, fail, log, make_options, run
 from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.kustomize.local import Request
@@ -86,10 +87,9 @@ diff.aliases = {"ks": "kustomization"}
 @diff.command("kustomization")
 @click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
 @source_options
-@click.option("--progress-bar", type=click.BOOL, default=True, is_flag=False, flag_value=True, show_default=True,
-              metavar="BOOL", help="Show progress while diffing (on an interactive terminal).")
-@click.option("--ignore-not-found", is_flag=True,
-              help="Diff against nothing when the Kustomization is not in the cluster (needs --kustomization-file).")
+@bool_flag("--progress-bar", default=True, help="Show progress while diffing (on an interactive terminal).")
+@bool_flag("--ignore-not-found",
+           help="Diff against nothing when the Kustomization is not in the cluster (needs --kustomization-file).")
 @cluster_options()
 def diff_kustomization(name: str | None, path: str, kustomization_file: str, ignore_paths: tuple[str, ...],
                        strict_substitute: bool, recursive: bool, local_sources: tuple[str, ...],

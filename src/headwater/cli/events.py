@@ -32,6 +32,7 @@ from headwater.cli.common import (
     make_options,
     run,
 )
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -132,17 +133,13 @@ async def referenced(client: KubeClient, kind: str, name: str, namespace: str) -
 
 
 def parse_types(values: Iterable[str]) -> tuple[str, ...]:
-    """`--types Normal,warning` (repeatable) → ("Normal", "Warning"); CliError for anything else."""
+    """The `--types` items (`normal`, `Warning`) spelled as events carry them; CliError for anything else."""
     chosen: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            match = [t for t in EVENT_TYPES if t.lower() == part.lower()]
-            if not match:
-                raise CliError(f"--types: type '{part}' not supported. Supported types are Normal, Warning")
-            chosen.append(match[0])
+    for part in values:
+        match = [t for t in EVENT_TYPES if t.lower() == part.lower()]
+        if not match:
+            raise CliError(f"--types: type '{part}' not supported. Supported types are Normal, Warning")
+        chosen.append(match[0])
     return tuple(chosen)
 
 
@@ -284,9 +281,9 @@ async def watch_events(client: KubeClient, query: Query, versions: dict[str | No
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--for", "for_", default=None, metavar="KIND[/NAME]",
               help="Events of one object (and of its source), or of one kind, e.g. Kustomization/apps.")
-@click.option("--types", multiple=True, metavar="TYPES",
+@string_slice("--types", metavar="TYPES",
               help="Only events of these types (comma-separated): Normal, Warning.")
-@click.option("-w", "--watch", is_flag=True, help="After listing, print new events as they come (Ctrl-C stops).")
+@bool_flag("-w", "--watch", help="After listing, print new events as they come (Ctrl-C stops).")
 @cluster_options(all_namespaces=True)
 def events(for_: str | None, types: tuple[str, ...], watch: bool, kubeconfig: str | None, context: str | None,
            namespace: str | None, timeout: str | None, all_namespaces: bool) -> None:

@@ -28,6 +28,7 @@ from headwater.cli.common import (
 )
 from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -118,7 +119,7 @@ def source() -> None:
 
 @export.command("kustomization")
 @click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
-@click.option("--all", "all_", is_flag=True, help="Export every Kustomization in the namespace.")
+@bool_flag("--all", "all_", help="Export every Kustomization in the namespace.")
 @cluster_options()
 def export_kustomization(name: str | None, all_: bool, kubeconfig: str | None, context: str | None,
                          namespace: str, timeout: str) -> None:
@@ -128,8 +129,8 @@ def export_kustomization(name: str | None, all_: bool, kubeconfig: str | None, c
 
 @source.command("git")
 @click.argument("name", required=False, shell_complete=complete_names(GIT_REPOSITORY))
-@click.option("--all", "all_", is_flag=True, help="Export every GitRepository in the namespace.")
-@click.option("--with-credentials", is_flag=True, help="Also export the Secrets the sources reference.")
+@bool_flag("--all", "all_", help="Export every GitRepository in the namespace.")
+@bool_flag("--with-credentials", help="Also export the Secrets the sources reference.")
 @cluster_options()
 def export_source_git(name: str | None, all_: bool, with_credentials: bool, kubeconfig: str | None,
                       context: str | None, namespace: str, timeout: str) -> None:

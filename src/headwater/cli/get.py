@@ -38,6 +38,7 @@ from headwater.cli.common import (
     truncate_hex,
 )
 from headwater.cli.names import complete_names
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -78,12 +79,11 @@ def parse_status_selector(text: str | None) -> tuple[str, str] | None:
 def get_options(func: F) -> F:
     wrapped: Any = cluster_options(all_namespaces=True)(func)
     for decorator in reversed([
-        click.option("--no-header", is_flag=True, help="Skip the header when printing the results."),
+        bool_flag("--no-header", help="Skip the header when printing the results."),
         click.option("--status-selector", default=None, metavar="COND=STATUS",
                      help="Filter by a status condition, e.g. ready=false."),
         click.option("-l", "--label-selector", default=None, help="Filter by labels, e.g. app=web."),
-        click.option("-w", "--watch", is_flag=True,
-                     help="After listing, watch for changes and print a row for each (Ctrl-C stops)."),
+        bool_flag("-w", "--watch", help="After listing, watch for changes and print a row for each (Ctrl-C stops)."),
     ]):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]

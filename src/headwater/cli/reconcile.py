@@ -34,6 +34,7 @@ from headwater.cli.common import (
 )
 from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -147,7 +148,7 @@ def reconcile_source_git(names: tuple[str, ...], kubeconfig: str | None, context
 
 @reconcile.command("kustomization")
 @click.argument("names", nargs=-1, required=True, shell_complete=complete_names(KUSTOMIZATION))
-@click.option("--with-source", is_flag=True, help="Reconcile the Kustomization's source first.")
+@bool_flag("--with-source", help="Reconcile the Kustomization's source first.")
 @cluster_options()
 def reconcile_kustomization(names: tuple[str, ...], with_source: bool, kubeconfig: str | None,
                             context: str | None, namespace: str, timeout: str) -> None:

@@ -30,6 +30,7 @@ from headwater.cli.common import (
 from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
 from headwater.cli.reconcile import FIELD_MANAGER, Budget, wait_reconciled
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -90,11 +91,10 @@ def _leaf(group: click.Group, name: str, kind: Kind, resume: bool) -> None:
 
     command.__doc__ = f"{verb} the reconciliation of {kind.kind} objects (NAME… or --all)."
     decorated: Callable[..., None] = cluster_options()(command)
-    decorated = click.option("--all", "all_", is_flag=True,
-                             help=f"{verb} every {kind.kind} in the namespace.")(decorated)
+    decorated = bool_flag("--all", "all_", help=f"{verb} every {kind.kind} in the namespace.")(decorated)
     if resume:
-        decorated = click.option("--wait", is_flag=True,
-                                 help="Wait for each object to become ready before resuming the next.")(decorated)
+        decorated = bool_flag("--wait",
+                              help="Wait for each object to become ready before resuming the next.")(decorated)
     decorated = click.argument("names", nargs=-1, shell_complete=complete_names(kind))(decorated)
     group.add_command(click.command(name)(decorated))
 

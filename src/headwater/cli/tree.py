@@ -18,6 +18,7 @@ import click
 from headwater.cli.common import KUSTOMIZATION, CliError, cluster_options, fail, get_object, make_options, run
 from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.apply.objects import ObjMetadata
@@ -102,7 +103,7 @@ tree.aliases = {"ks": "kustomization"}
 
 @tree.command("kustomization")
 @click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
-@click.option("--compact", is_flag=True, help="List Flux objects only.")
+@bool_flag("--compact", help="List Flux objects only.")
 @click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None,
               help="Print the tree as json or yaml instead of text.")
 @cluster_options()

@@ -56,7 +56,7 @@ def test_flux_kinds_and_types() -> None:
     assert flux_kind("KS") == "Kustomization"
     with pytest.raises(CliError, match="'Deployment' is not a recognized Flux kind"):
         flux_kind("Deployment")
-    assert parse_types(["normal,Warning"]) == ("Normal", "Warning")
+    assert parse_types(["normal", "Warning"]) == ("Normal", "Warning")
     assert parse_types([]) == ()
     with pytest.raises(CliError, match="type 'Info' not supported"):
         parse_types(["Info"])
