@@ -23,9 +23,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from headwater.api.kinds import GIT_REPOSITORY, KUSTOMIZATION
 from headwater.cli.common import (
-    GIT_REPOSITORY,
-    KUSTOMIZATION,
     CliError,
     Options,
     cluster_options,
@@ -39,6 +38,7 @@ from headwater.cli.install import install_components, install_flags, make_instal
 from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.install.gitrepo import Workspace
     from headwater.install.options import InstallOptions
     from headwater.install.sync import SyncOptions
@@ -197,7 +197,7 @@ class Repository:
         return redact(self.args.url)
 
 
-async def wait_ready(client: KubeClient, kind: Any, namespace: str, name: str, revision: str, token: str,
+async def wait_ready(client: KubeClient, kind: KindDef, namespace: str, name: str, revision: str, token: str,
                      deadline: float, timeout_text: str) -> None:
     """Wait until the object handled the reconcile request `token` and is Ready at `revision`."""
     log("◎", f"waiting for {kind.kind} \"{namespace}/{name}\" to be reconciled")
@@ -206,8 +206,7 @@ async def wait_ready(client: KubeClient, kind: Any, namespace: str, name: str, r
         obj = await client.get_or_none(kind.api_version, kind.kind, name, namespace)
         status = (obj or {}).get("status") or {}
         ready = condition(obj or {}, "Ready") or {}
-        at = (status.get("artifact") or {}).get("revision") if kind is GIT_REPOSITORY \
-            else status.get("lastAppliedRevision")
+        at = (status.get("artifact") or {}).get("revision") if kind.artifact else status.get("lastAppliedRevision")
         handled = status.get("lastHandledReconcileAt") == token
         if handled and ready.get("status") == "True" and at == revision:
             log("✔", f"{kind.kind} reconciled successfully")

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from headwater.cli.common import KUSTOMIZATION, CliError, Options, cluster_options, fail, make_options, run
-from headwater.cli.get import AliasGroup
+from headwater.api.kinds import KUSTOMIZATION
+from headwater.cli.common import CliError, Options, cluster_options, fail, make_options, run
 from headwater.cli.names import complete_names
+from headwater.cli.nouns import KindGroup, add_kind_leaf
 from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
@@ -105,15 +106,12 @@ def build_offline(request: Request) -> list[Result]:
         fail(f"build timed out after {request.timeout:g}s")
 
 
-@click.group(cls=AliasGroup)
+@click.group(cls=KindGroup)
 def build() -> None:
     """Build Flux resources locally."""
 
 
-build.aliases = {"ks": "kustomization"}
-
-
-@build.command("kustomization")
+@click.command()
 @click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
 @source_options
 @bool_flag("--dry-run", help="Use only --kustomization-file: no cluster access (variables from "
@@ -154,3 +152,6 @@ def build_kustomization(name: str | None, path: str, kustomization_file: str, ig
     from headwater.kustomize.masking import mask_secret_values
 
     sys.stdout.write(to_yaml([mask_secret_values(obj) for result in results for obj in result.objects]))
+
+
+add_kind_leaf(build, KUSTOMIZATION, build_kustomization)

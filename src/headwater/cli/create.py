@@ -11,35 +11,24 @@ from typing import TYPE_CHECKING
 
 import click
 
-from headwater.cli.common import KUSTOMIZATION, fail, log, make_options, run
+from headwater.api.kinds import GIT_REPOSITORY, KUSTOMIZATION
+from headwater.cli.common import fail, log, make_options, run
 from headwater.cli.create_common import create_options, name_argument, print_export, require_name
 from headwater.cli.create_secret import secret
 from headwater.cli.create_source import source_git
-from headwater.cli.get import AliasGroup
+from headwater.cli.nouns import KindGroup, add_kind_leaf
 from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
 
 
-@click.group(cls=AliasGroup)
+@click.group(cls=KindGroup)
 def create() -> None:
     """Create or update sources, Kustomizations and secrets."""
 
 
-create.aliases = {"ks": "kustomization"}
-
-
-@create.group()
-def source() -> None:
-    """Create or update sources."""
-
-
-source.add_command(source_git)
-create.add_command(secret)
-
-
-@create.command("kustomization")
+@click.command()
 @name_argument
 @click.option("--source", "source_", default="", metavar="[KIND/]NAME[.NAMESPACE]",
               help="Source of the manifests: GitRepository (default), OCIRepository or Bucket.")
@@ -105,3 +94,9 @@ def create_kustomization(name: str | None, source_: str, path: str, prune: bool,
         log("✔", f"applied revision {(ready.get('status') or {}).get('lastAppliedRevision', '')}")
 
     run(opts, body)
+
+
+create.subgroup_help = "Create or update {}."
+add_kind_leaf(create, GIT_REPOSITORY, source_git)
+add_kind_leaf(create, KUSTOMIZATION, create_kustomization)
+create.add_command(secret)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli.common import GIT_REPOSITORY, fail, log, make_options, run
+from headwater.api.kinds import GIT_REPOSITORY
+from headwater.cli.common import fail, log, make_options, run
 from headwater.cli.create_common import confirm, create_options, name_argument, print_export, require_name
 from headwater.cli.secrets import DEFAULT_ECDSA_CURVE, DEFAULT_KEY_ALGORITHM, DEFAULT_RSA_BITS
 from headwater.pflag import bool_flag, string_slice

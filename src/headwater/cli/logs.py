@@ -274,6 +274,11 @@ def logs(level: str | None, kind: str | None, name: str | None, follow: bool, ta
         cutoff, since_seconds = since_of(since, since_time)
     except CliError as err:
         fail(str(err))
+    if kind:
+        from headwater.api.kinds import resolve
+
+        resolved = resolve(kind)  # `ks`, `gitrepositories`: log lines carry the kind itself
+        kind = resolved.kind if resolved is not None else kind
     keep = Filter(level.lower() if level else None, kind, name, None if all_namespaces else opts.namespace, cutoff)
     lines = None if tail < 0 else tail
     query = PodLogQuery(follow, lines, since_seconds, since_time)
