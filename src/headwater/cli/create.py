@@ -1,7 +1,7 @@
 """`headwater create …`: generate Flux objects, print them (`--export`) or upsert them and wait.
 
 The tree mirrors flux's: `create source git`, `create kustomization` (alias `ks`) and `create secret
-git|tls|helm`. The objects themselves come from `headwater.cli.generate`, so what `--export` prints is
+git|tls|helm`. The objects themselves come from `headwater.manifests`, so what `--export` prints is
 what gets applied; this module only holds the Kustomization leaf and the command tree.
 """
 
@@ -60,7 +60,7 @@ def create_kustomization(name: str | None, source_: str, path: str, prune: bool,
                          export: bool, labels: tuple[str, ...], kubeconfig: str | None, context: str | None,
                          namespace: str, timeout: str) -> None:
     """Create or update a Kustomization and wait for it to apply (alias: ks)."""
-    from headwater.cli.generate import GenerateError, kustomization, parse_labels
+    from headwater.manifests import GenerateError, kustomization, parse_labels
 
     name = require_name(name, "Kustomization")
     if validation:

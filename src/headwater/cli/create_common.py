@@ -45,7 +45,7 @@ def require_name(name: str | None, what: str) -> str:
 
 
 def print_export(objects: Iterable[Mapping[str, Any]]) -> None:
-    from headwater.cli.generate import to_yaml
+    from headwater.manifests import to_yaml
 
     click.echo(to_yaml(objects), nl=False)
 

@@ -68,8 +68,8 @@ def source_git(name: str | None, url: str, branch: str | None, tag: str | None, 
                labels: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str,
                timeout: str) -> None:
     """Create or update a GitRepository source and wait for its first artifact."""
-    from headwater.cli.generate import GenerateError, git_repository, parse_labels
     from headwater.cli.secrets import check_key_options
+    from headwater.manifests import GenerateError, git_repository, parse_labels
 
     name = require_name(name, "GitRepository source")
     try:
@@ -95,8 +95,8 @@ def source_git(name: str | None, url: str, branch: str | None, tag: str | None, 
                                    ssh_rsa_bits, ssh_ecdsa_curve, silent)
 
     async def body(client: KubeClient) -> None:
-        from headwater.cli.generate import secret
         from headwater.cli.upsert import Deadline, upsert, wait_ready
+        from headwater.manifests import secret
 
         deadline = Deadline(opts.timeout)
         if credentials is not None and credentials.data:
@@ -122,8 +122,8 @@ def _credentials(url: str, username: str | None, password: str | None, ca_file: 
                  private_key_file: str | None, algorithm: str, rsa_bits: int, curve: str,
                  silent: bool) -> GitCredentials:
     """The auth Secret's data (SSH: key pair + host keys, confirmed unless --silent); `✗` on bad input."""
-    from headwater.cli.generate import GenerateError
     from headwater.cli.secrets import git_credentials
+    from headwater.manifests import GenerateError
 
     if url.startswith("http://") and (username or password):
         log("⚠️", "insecure configuration: credentials configured for an HTTP URL")

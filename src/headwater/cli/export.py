@@ -75,7 +75,7 @@ async def credentials_of(client: KubeClient, source: Mapping[str, Any]) -> list[
 
 def export_kind(kind: KindDef, name: str | None, all_: bool, with_credentials: bool, kubeconfig: str | None,
                 context: str | None, namespace: str, timeout: str) -> None:
-    from headwater.cli.generate import to_yaml
+    from headwater.manifests import to_yaml
 
     if not all_ and not name:
         fail(f"{kind.kind} name is required (or use --all)")

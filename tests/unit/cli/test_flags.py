@@ -126,6 +126,12 @@ def check(kind: str, name: str) -> dict[str, str]:
      [check("Deployment", "a"), check("StatefulSet", "b")]),
     (["--health-check", "Deployment/a.apps", "--health-check", "DaemonSet/b.apps"], ("spec", "healthChecks"),
      [check("Deployment", "a"), check("DaemonSet", "b")]),
+    (["--health-check=deploy/a.apps,hr/b.apps"], ("spec", "healthChecks"),
+     [check("Deployment", "a"), {**check("HelmRelease", "b"), "apiVersion": "helm.toolkit.fluxcd.io/v2"}]),
+    (["--source=gitrepo/repo"], ("spec", "sourceRef"), {"kind": "GitRepository", "name": "repo"}),
+    (["--source=OCIRepository/repo"], ("spec", "sourceRef"), {"kind": "OCIRepository", "name": "repo"}),
+    (["--source=ocirepositories/repo.flux"], ("spec", "sourceRef"),
+     {"kind": "OCIRepository", "name": "repo", "namespace": "flux"}),
     (["--depends-on=infra,team/db", "--depends-on", "crds"], ("spec", "dependsOn"),
      [{"name": "infra"}, {"name": "db", "namespace": "team"}, {"name": "crds"}]),
 ])
