@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 import click
 
 from headwater.api.kinds import GIT_REPOSITORY, KUSTOMIZATION
-from headwater.cli.common import fail, log, make_options, run
-from headwater.cli.create_common import create_options, name_argument, print_export, require_name
+from headwater.cli.common import fail, log, run
+from headwater.cli.create_common import create_options, export_or_connect, name_argument, require_name
 from headwater.cli.create_secret import secret
 from headwater.cli.create_source import source_git
 from headwater.cli.nouns import KindGroup, add_kind_leaf
@@ -75,10 +75,9 @@ def create_kustomization(name: str | None, source_: str, path: str, prune: bool,
             labels=parse_labels(labels))
     except GenerateError as err:
         fail(str(err))
-    if export:
-        print_export([obj])
+    opts = export_or_connect(obj, export, kubeconfig, context, namespace, timeout)
+    if opts is None:
         return
-    opts = make_options(kubeconfig, context, namespace, timeout)
     log("✚", "generating Kustomization")
 
     async def body(client: KubeClient) -> None:

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from headwater.cli.common import cluster_options, fail
+from headwater.cli.common import Options, cluster_options, fail, make_options
 from headwater.pflag import bool_flag, string_slice
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,6 +42,15 @@ def require_name(name: str | None, what: str) -> str:
     if not name:
         fail(f"{what} name is required")
     return name
+
+
+def export_or_connect(obj: Mapping[str, Any], export: bool, kubeconfig: str | None, context: str | None,
+                      namespace: str, timeout: str) -> Options | None:
+    """`--export`: print `obj` and answer None (nothing to apply); otherwise the options to apply it with."""
+    if export:
+        print_export([obj])
+        return None
+    return make_options(kubeconfig, context, namespace, timeout)
 
 
 def print_export(objects: Iterable[Mapping[str, Any]]) -> None:

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from headwater.cli.common import fail, log, make_options, run
-from headwater.cli.create_common import create_options, name_argument, print_export, require_name
+from headwater.cli.common import fail, log, run
+from headwater.cli.create_common import create_options, export_or_connect, name_argument, require_name
 from headwater.cli.create_source import ssh_key_options
 
 if TYPE_CHECKING:
@@ -31,10 +31,9 @@ def _emit(name: str, namespace: str, data: Mapping[str, str], labels: tuple[str,
         obj = secret(name, namespace, data, labels=parse_labels(labels))
     except GenerateError as err:
         fail(str(err))
-    if export:
-        print_export([obj])
+    opts = export_or_connect(obj, export, kubeconfig, context, namespace, timeout)
+    if opts is None:
         return
-    opts = make_options(kubeconfig, context, namespace, timeout)
 
     async def body(client: KubeClient) -> None:
         from headwater.cli.upsert import upsert

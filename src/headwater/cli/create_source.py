@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from headwater.api.kinds import GIT_REPOSITORY
-from headwater.cli.common import fail, log, make_options, run
-from headwater.cli.create_common import confirm, create_options, name_argument, print_export, require_name
+from headwater.cli.common import fail, log, run
+from headwater.cli.create_common import confirm, create_options, export_or_connect, name_argument, require_name
 from headwater.cli.secrets import DEFAULT_ECDSA_CURVE, DEFAULT_KEY_ALGORITHM, DEFAULT_RSA_BITS
 from headwater.pflag import bool_flag, string_slice
 
@@ -84,10 +84,9 @@ def source_git(name: str | None, url: str, branch: str | None, tag: str | None, 
             raise GenerateError("specifying a CA file is not supported for Git over SSH")
     except GenerateError as err:
         fail(str(err))
-    if export:
-        print_export([obj])
+    opts = export_or_connect(obj, export, kubeconfig, context, namespace, timeout)
+    if opts is None:
         return
-    opts = make_options(kubeconfig, context, namespace, timeout)
     log("✚", "generating GitRepository source")
     credentials = None
     if not secret_ref:
