@@ -121,7 +121,7 @@ def string_slice(*decls: str, help: str, default: Sequence[str] = (), metavar: s
                  show_default: bool = False) -> Callable[[FC], FC]:
     """`@string_slice("--label", "labels", help=…)`: a pflag StringSlice (see :class:`StringSlice`)."""
     return click.option(*decls, cls=StringSlice, default=tuple(default), help=help, metavar=metavar,
-                        show_default=",".join(default) if show_default else False)
+                        show_default=show_default)
 
 
 def string_array(*decls: str, help: str, metavar: str | None = None) -> Callable[[FC], FC]:
