@@ -43,12 +43,13 @@ class ServedKind:
 
 
 async def discover(client: KubeClient, api_version: str) -> list[ServedKind]:
-    """The kinds served at `api_version` (`v1`, `apps/v1`); none when it is not served or does not answer."""
-    from headwater.runtime.kube import KubeError
+    """The kinds served at `api_version` (`v1`, `apps/v1`); none when the apiserver says it is not served or
+    its API service fails (an unreachable cluster is still an error: ClusterUnreachable)."""
+    from headwater.runtime.kube import ApiError
 
     try:
         listing = await client.request("GET", "/api/v1" if api_version == "v1" else f"/apis/{api_version}")
-    except KubeError:
+    except ApiError:
         return []
     return [ServedKind(api_version, str(item["kind"]), str(item["name"]), str(item.get("singularName") or ""),
                        tuple(name.lower() for name in item.get("shortNames") or ()))

@@ -262,3 +262,16 @@ def test_events_for(monkeypatch: pytest.MonkeyPatch, selector: str, reasons: lis
     result = invoke(monkeypatch, cluster, ["events", "--for", selector])
     assert result.exit_code == 0, result.output
     assert [line.split()[2] for line in result.stdout.splitlines()[1:]] == reasons
+
+
+@pytest.mark.parametrize("args", [["deploy/frontend"], ["frontend", "--kind=deployment", "--api-version=apps/v1"]])
+def test_trace_reports_an_unreachable_cluster(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> None:
+    from headwater.runtime.kube import ClusterUnreachable
+
+    class Unreachable(FakeCluster):
+        async def request(self, method: str, path: str) -> dict[str, Any]:
+            raise ClusterUnreachable("cannot reach the Kubernetes API at https://127.0.0.1:1")
+
+    result = invoke(monkeypatch, Unreachable(), ["trace", *args])
+    assert result.exit_code == 1
+    assert result.output == "✗ cannot reach the Kubernetes API at https://127.0.0.1:1\n"
