@@ -16,7 +16,8 @@ from typing import Any, TypeVar, get_type_hints
 
 import click
 
-from headwater.runtime.options import GO_BOOL, GO_DURATION, go_option
+from headwater.pflag import GO_BOOL
+from headwater.runtime.options import GO_DURATION, go_option
 
 T = TypeVar("T")
 

@@ -24,6 +24,7 @@ from typing import Any, Final, TypeVar
 import click
 
 from headwater.api.duration import format_seconds, parse_seconds
+from headwater.pflag import GO_BOOL, BoolFlag, GoBool, parse_go_bool
 
 __all__ = [
     "ControllerOptions",
@@ -73,18 +74,6 @@ def parse_addr(addr: str) -> tuple[str, int]:
     return (host or "0.0.0.0", port)
 
 
-_GO_TRUE: Final = frozenset({"1", "t", "T", "TRUE", "true", "True"})
-_GO_FALSE: Final = frozenset({"0", "f", "F", "FALSE", "false", "False"})
-
-
-def _parse_go_bool(text: str) -> bool:
-    if text in _GO_TRUE:
-        return True
-    if text in _GO_FALSE:
-        return False
-    raise ValueError(f"invalid boolean {text!r}")
-
-
 def parse_feature_gates(text: str) -> dict[str, bool]:
     """``"A=true,B=false"`` -> ``{"A": True, "B": False}`` (the ``--feature-gates`` syntax)."""
     gates: dict[str, bool] = {}
@@ -96,7 +85,7 @@ def parse_feature_gates(text: str) -> dict[str, bool]:
         name = name.strip()
         if not sep or not name:
             raise ValueError(f"missing bool value for feature gate {item!r}")
-        gates[name] = _parse_go_bool(value.strip())
+        gates[name] = parse_go_bool(value.strip())
     return gates
 
 
@@ -110,20 +99,6 @@ class GoDuration(click.ParamType[float, Any]):
             return float(value)
         try:
             return parse_duration(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-class GoBool(click.ParamType[bool, Any]):
-    """A click type accepting Go's boolean spellings (``true``, ``false``, ``1``, ``F``, ...)."""
-
-    name = "bool"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> bool:
-        if isinstance(value, bool):
-            return value
-        try:
-            return _parse_go_bool(str(value))
         except ValueError as exc:
             self.fail(str(exc), param, ctx)
 
@@ -143,7 +118,6 @@ class _FeatureGates(click.ParamType[dict[str, bool], Any]):
 
 
 GO_DURATION: Final = GoDuration()
-GO_BOOL: Final = GoBool()
 FEATURE_GATES: Final = _FeatureGates()
 
 # --------------------------------------------------------------------------- the options
@@ -284,9 +258,7 @@ def go_option(name: str, type_: click.ParamType[Any, Any] | type, default: Any, 
     :data:`GO_DURATION` default (seconds) is shown as Go prints it (``1m0s``).
     """
     if isinstance(type_, GoBool):
-        return click.Option([_flag(name), name], type=GO_BOOL, is_flag=False, flag_value="true",
-                            default="true" if default else "false", show_default=str(bool(default)).lower(),
-                            help=help_text)
+        return BoolFlag([_flag(name), name], default=bool(default), help=help_text)
     shown = format_duration(default) if isinstance(type_, GoDuration) else default
     return click.Option([_flag(name), name], type=type_, default=default,
                         show_default=str(shown) if shown != "" else False, help=help_text)

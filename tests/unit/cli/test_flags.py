@@ -164,17 +164,11 @@ def test_export_takes_go_booleans() -> None:
 
 # -- every command follows the grammar --------------------------------------------------------------
 
-#: `controller <name>` takes each controller spec's flags from `headwater.runtime.flags.click_options`, which
-#: still declares Go booleans as click optional values (`--enable-leader-election false` reads `false`);
-#: walk it too once that builds `pflag.BoolFlag`s.
-NOT_WALKED = {"controller"}
 
 
 def commands(group: click.Group, ctx: click.Context, path: str = "") -> list[tuple[str, click.Command]]:
     found: list[tuple[str, click.Command]] = []
     for name in group.list_commands(ctx):
-        if name in NOT_WALKED and not path:
-            continue
         command = group.get_command(ctx, name)
         assert command is not None, name
         found.append((f"{path} {name}".strip(), command))
