@@ -13,7 +13,7 @@ import hashlib
 
 import yaml
 
-from headwater.runtime.kube.client import KubeClient
+from headwater.runtime.kube.client import HttpKubeClient, KubeClient
 from headwater.runtime.kube.config import config_from_dict
 from headwater.runtime.kube.errors import ConfigError
 
@@ -55,7 +55,7 @@ class RemoteClients:
                 raise ConfigError(f"the kubeconfig in the Secret is not valid YAML: {err}") from err
             if not isinstance(parsed, dict):
                 raise ConfigError("the kubeconfig in the Secret is not a YAML mapping")
-            client = KubeClient(config_from_dict(parsed), user_agent=self.user_agent)
+            client = HttpKubeClient(config_from_dict(parsed), user_agent=self.user_agent)
             self._clients[digest] = client
         return client
 
