@@ -33,9 +33,13 @@ class Expect:
 
 
 def at(obj: Obj | None, path: str) -> Any:
+    """The value at a dotted path (`status.artifact.revision`, `status.includedArtifacts.0`), or None."""
     node: Any = obj
     for part in path.split("."):
-        node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, list) and part.isdigit():
+            node = node[int(part)] if int(part) < len(node) else None
+        else:
+            node = node.get(part) if isinstance(node, Mapping) else None
     return node
 
 
@@ -65,10 +69,15 @@ def compare(outcome: Outcome, expect: Expect) -> tuple[dict[str, Any], dict[str,
     return found, expected
 
 
+def stalled(reason: str) -> dict[str, Condition]:
+    """The conditions of a terminal failure: Stalled and not Ready for `reason`, no retry in progress."""
+    return {"Ready": ("False", reason), "Stalled": ("True", reason), "Reconciling": ABSENT}
+
+
 def ready_condition(reason: str = "Succeeded", status: str = "True") -> dict[str, Any]:
     """A Ready condition as a controller would have written it (for seeded objects)."""
     return {"type": "Ready", "status": status, "reason": reason, "message": reason,
             "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1}
 
 
-__all__ = ["ABSENT", "Expect", "at", "compare", "ready_condition"]
+__all__ = ["ABSENT", "Expect", "at", "compare", "ready_condition", "stalled"]

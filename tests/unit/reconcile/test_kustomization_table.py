@@ -18,8 +18,8 @@ import pytest
 from headwater.runtime.kube import Forbidden, Invalid
 from headwater.testing.fakekube import FakeKube
 from tests.unit.reconcile.artifacts import Shelf, revision_of
-from tests.unit.reconcile.expect import ABSENT, Expect, at, compare
-from tests.unit.reconcile.harness import KS_API, NAMESPACE, NONE, after, harness_options, rig_for
+from tests.unit.reconcile.expect import ABSENT, Expect, at, compare, stalled
+from tests.unit.reconcile.harness import KS_API, NAMESPACE, NONE, SOURCE_API, after, harness_options, rig_for
 from tests.unit.reconcile.objects import (
     OWNER_LABELS,
     applied,
@@ -30,6 +30,7 @@ from tests.unit.reconcile.objects import (
     git_repository,
     kustomization,
 )
+from tests.unit.reconcile.steps import Again, CommonStep, Delete, Patch, take_common
 
 pytestmark = pytest.mark.unit
 Obj = dict[str, Any]
@@ -54,10 +55,6 @@ DELETED: Cluster = {"ConfigMap/settings": None, "Deployment/web": None}
 KINDS = {"ConfigMap": "v1", "Deployment": "apps/v1", "Secret": "v1"}
 
 
-def stalled(reason: str) -> dict[str, Any]:
-    return {"Ready": ("False", reason), "Stalled": ("True", reason), "Reconciling": ABSENT}
-
-
 # -- steps between runs -----------------------------------------------------------------------------
 
 
@@ -68,39 +65,17 @@ class Publish:
     files: dict[str, str]
 
 
-@dataclass(frozen=True)
-class Patch:
-    """A change to the Kustomization (a merge patch)."""
-
-    patch: Obj
-
-
-@dataclass(frozen=True)
-class Delete:
-    """The Kustomization is deleted (its finalizer holds it until the controller is done)."""
-
-
-@dataclass(frozen=True)
-class Again:
-    """Nothing changes."""
-
-
-Step = Publish | Patch | Delete | Again
+Step = Publish | CommonStep
 
 
 async def take(step: Step, fake: FakeKube, shelf: Shelf) -> None:
     if isinstance(step, Publish):
-        source = fake.server.get_object(*_GIT)
+        source = fake.server.get_object(SOURCE_API, "GitRepository", "repo", NAMESPACE)
         assert source is not None
         source["status"]["artifact"] = shelf.publish(step.files)
         fake.server.put(source)
-    elif isinstance(step, Patch):
-        await fake.patch(KS_API, "Kustomization", "app", step.patch, namespace=NAMESPACE)
-    elif isinstance(step, Delete):
-        await fake.delete(KS_API, "Kustomization", "app", NAMESPACE)
-
-
-_GIT = ("source.toolkit.fluxcd.io/v1", "GitRepository", "repo", NAMESPACE)
+    else:
+        await take_common(step, fake, KS_API, "Kustomization", "app")
 
 
 # -- the table --------------------------------------------------------------------------------------
