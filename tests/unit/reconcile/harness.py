@@ -9,7 +9,8 @@ requestedAt, the outcome → conditions mapping and the requeue decision are the
 
 Everything that depends on the runtime's internals is in this file and nowhere else (the runtime is
 being reshaped: shared cache, reconciler base, status writer): how a controller is set up
-(`start_rig`), how one key is processed (`Rig.reconcile`), and how the queue is read (`HarnessQueue`).
+(`start_rig`, or `rig_of` for a Controller a test built), how one key is processed (`Rig.reconcile`),
+and how the queue is read (`HarnessQueue`).
 
 The queue keeps time virtually: a delayed add is recorded with its delay and never fires by itself, so
 nothing moves behind a test's back and requeue delays are compared exactly, without sleeping.
@@ -25,7 +26,7 @@ from typing import Any
 
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import Controller
-from headwater.runtime.informer import ObjectKey, run_until_synced, stop
+from headwater.runtime.informer import Informer, ObjectKey, run_until_synced, stop
 from headwater.runtime.manager import Manager
 from headwater.runtime.options import ControllerOptions
 from headwater.runtime.workqueue import QueueShutDown, WorkQueue
@@ -213,13 +214,18 @@ async def start_rig(controller: str, fake: FakeKube, *, options: ControllerOptio
     else:
         raise ValueError(f"no controller {controller!r} in the harness")
     (running,) = manager.controllers
-    queue = HarnessQueue(running.queue)
-    running.queue = queue
+    return await rig_of(fake, running, manager.informers)
+
+
+async def rig_of(fake: FakeKube, controller: Controller, informers: list[Informer]) -> Rig:
+    """A Rig around a controller built elsewhere (the Controller's own tests): informers started."""
+    queue = HarnessQueue(controller.queue)
+    controller.queue = queue
     tasks = []
-    for informer in manager.informers:
+    for informer in informers:
         tasks.append(await run_until_synced(informer))
         await fake.server.watching(informer.api_version, informer.kind)
-    return Rig(fake, running, queue, tasks)
+    return Rig(fake, controller, queue, tasks)
 
 
 @contextlib.asynccontextmanager
@@ -232,4 +238,4 @@ async def rig_for(controller: str, fake: FakeKube, **kwargs: Any) -> Any:
 
 
 __all__ = ["NAMESPACE", "NONE", "NOW", "Outcome", "Requeue", "Rig", "after", "backoff", "harness_options",
-           "rig_for", "start_rig"]
+           "rig_for", "rig_of", "start_rig"]
