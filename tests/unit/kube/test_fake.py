@@ -347,3 +347,11 @@ async def test_events_are_never_lost_to_a_name_clash() -> None:
 ])
 async def test_openapi_field_types(api_version: str, kind: str, path: list[str | int], expected: str | None) -> None:
     assert await OpenAPITypes(FakeKube()).type_at(api_version, kind, path) == expected
+
+
+async def test_cluster_scoped_kinds_ignore_a_namespace() -> None:
+    fake = FakeKube()
+    await fake.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n", "namespace": "x"}})
+    listed = await fake.list("v1", "Namespace", "apps")
+    assert [o["metadata"].get("namespace") for o in listed["items"]] == [None]
+    assert (await fake.get("v1", "Namespace", "n", "apps"))["metadata"]["name"] == "n"

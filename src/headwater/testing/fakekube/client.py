@@ -152,6 +152,7 @@ class FakeKube:
         resource_version: str | None = None,
     ) -> dict[str, Any]:
         info = self.server.kind_info(api_version, kind)
+        namespace = namespace if info.resource.namespaced else None
         self._call("list", info, namespace)
         items = self.server.list_objects(info, namespace, label_selector, field_selector)
         start = int(continue_token or 0)
@@ -253,8 +254,12 @@ class FakeKube:
         bookmarks: bool = True,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Events from `resource_version` (none: synthetic ADDED for what exists) until the server ends
-        the watch (`server.end_watches()`), or `Gone` (`server.expire_watches()`, `server.compact()`)."""
+        the watch (`server.end_watches()`), or `Gone` (`server.expire_watches()`, `server.compact()`).
+
+        A watcher that stops reading before the end must `aclose()` the stream (cancelling the task
+        reading it does that), or `server.settled()` waits for it forever."""
         info = self.server.kind_info(api_version, kind)
+        namespace = namespace if info.resource.namespaced else None
         self._call("watch", info, namespace)
         watch = self.server.open_watch(info, namespace, label_selector, resource_version)
         try:

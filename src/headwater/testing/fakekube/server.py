@@ -19,9 +19,13 @@ What a reconciler relies on is modelled the way the apiserver does it:
   object, `fn(obj)` may return the status that controller would set (a Deployment's rollout);
 - `fail(verb, error, ...)` makes matching calls raise, once or until removed.
 
-Not modelled: admission and schema validation, defaulting, owner-reference garbage collection,
-namespace deletion of contents, RBAC (use `fail` with `user=`), managedFields, server-side apply
-conflicts between managers, watch timeouts and bookmarks, pagination consistency.
+Not modelled: admission, schema validation and defaulting (a spec the CRD would reject is stored);
+owner-reference garbage collection and deletion propagation; a Namespace's deletion of its contents;
+RBAC (use `fail(..., user=...)`); `managedFields` and apply conflicts between field managers; the rule
+that no finalizer may be added to an object being deleted; watch timeouts and bookmarks; list
+`resourceVersion`/`limit` consistency (a list is always the current state); `metadata.generation` is
+kept for every kind (the apiserver keeps it only for kinds with a spec); Events are never refused for a
+name clash (a suffix is added), so none is lost to timestamps that collide.
 """
 
 from __future__ import annotations
