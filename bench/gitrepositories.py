@@ -36,7 +36,7 @@ from headwater.runtime.kube import KubeClient, connect  # noqa: E402
 from headwater.runtime.kube.crds import install_crds, load_manifests  # noqa: E402
 from headwater.runtime.manager import Manager  # noqa: E402
 from headwater.runtime.options import ControllerOptions  # noqa: E402
-from headwater.source.controller import setup  # noqa: E402
+from headwater.source.spec import SPEC, SourceFlags  # noqa: E402
 
 API = "source.toolkit.fluxcd.io/v1"
 
@@ -76,11 +76,11 @@ async def measure(kube: KubeClient, count: int, concurrent: int, workdir: Path) 
             repos.create(name, {"deploy/app.yaml": f"kind: ConfigMap\nmetadata:\n  name: {name}\n"})
         port = PortAllocator().allocate()
         storage = workdir / "storage"
-        settings = {"storage_path": str(storage), "storage_addr": f"127.0.0.1:{port}",
-                    "storage_adv_addr": f"127.0.0.1:{port}"}
+        flags = SourceFlags(storage_path=str(storage), storage_addr=f"127.0.0.1:{port}",
+                            storage_adv_addr=f"127.0.0.1:{port}")
         options = ControllerOptions(concurrent=concurrent, metrics_addr="0", health_addr="0")
         manager = Manager("source-controller", kube, options)
-        await setup(manager, kube, options, settings)
+        await SPEC.install(manager, options, flags)
         stop = asyncio.Event()
         task = asyncio.create_task(manager.run(stop))
         me, peak = psutil.Process(), 0

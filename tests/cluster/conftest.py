@@ -22,8 +22,9 @@ from headwater.runtime.kube import KubeClient
 from headwater.runtime.kube.crds import install_crds, load_manifests
 from headwater.runtime.manager import Manager
 from headwater.runtime.options import ControllerOptions
-from headwater.source.controller import setup as setup_source
 from headwater.source.gitrepository import GitRepositoryReconciler
+from headwater.source.spec import SPEC as SOURCE_SPEC
+from headwater.source.spec import SourceFlags
 from tests.cluster.example_reconciler import EXAMPLE_CRD
 from tests.integration.conftest import (  # noqa: F401  (fixtures, used by name)
     git_http,
@@ -73,13 +74,13 @@ async def source_controller(
     """The source controller (GitRepository) running in this process, watching all namespaces."""
     port = PortAllocator().allocate()
     storage: Path = tmp_path_factory.mktemp("storage")
-    settings = {"storage_path": str(storage), "storage_addr": f"127.0.0.1:{port}",
-                "storage_adv_addr": f"127.0.0.1:{port}", "artifact_retention_ttl": "60s",
-                "artifact_retention_records": 2}
+    flags = SourceFlags(storage_path=str(storage), storage_addr=f"127.0.0.1:{port}",
+                        storage_adv_addr=f"127.0.0.1:{port}", artifact_retention_ttl=60.0,
+                        artifact_retention_records=2)
     options = ControllerOptions(concurrent=4, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
                                 max_retry_delay=5.0)
     manager = Manager("source-controller", kube, options)
-    await setup_source(manager, kube, options, settings)
+    await SOURCE_SPEC.install(manager, options, flags)
     stop = asyncio.Event()
     task = asyncio.create_task(manager.run(stop))
     await asyncio.wait_for(manager.leading.wait(), 30)
@@ -94,13 +95,13 @@ async def kustomize_controller(kube: KubeClient, source_controller: RunningSourc
 
     Objects labelled `headwater.dev/isolated` are left to controllers a test starts itself (other flags).
     """
-    from headwater.kustomize.controller import setup as setup_kustomize
+    from headwater.kustomize.spec import SPEC as KUSTOMIZE_SPEC
 
     options = ControllerOptions(concurrent=8, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
                                 max_retry_delay=5.0, requeue_dependency=30.0,
                                 watch_label_selector="!headwater.dev/isolated")
     manager = Manager("kustomize-controller", kube, options)
-    await setup_kustomize(manager, kube, options, {})
+    await KUSTOMIZE_SPEC.install(manager, options)
     stop = asyncio.Event()
     task = asyncio.create_task(manager.run(stop))
     await asyncio.wait_for(manager.leading.wait(), 30)

@@ -11,12 +11,13 @@ import asyncio
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from headwater.runtime.controller import Controller, ReconcileContext
 from headwater.runtime.informer import Informer, ObjectKey, run_until_synced, stop
 from headwater.runtime.kube import KubeClient
 from headwater.runtime.options import ControllerOptions
+from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError
 
 GROUP = "example.headwater.dev"
@@ -66,9 +67,9 @@ class Call:
 
 
 @dataclass
-class ExampleReconciler:
-    api_version: str = API_VERSION
-    kind: str = KIND
+class ExampleReconciler(Reconciler):
+    api_version: ClassVar[str] = API_VERSION
+    kind: ClassVar[str] = KIND
     delay: float = 0.0
     calls: list[Call] = field(default_factory=list)
     attempts: dict[ObjectKey, int] = field(default_factory=lambda: defaultdict(int))

@@ -188,14 +188,16 @@ async def kubectl(kubeconfig: str, *args: str) -> str:
 async def test_wait_reports_an_unschedulable_deployment_then_recovers(
     kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
 ) -> None:
+    # Flux floors the health-check timeout at 30 s, so the wait ends early instead: a 1 s progress deadline
+    # makes the Deployment controller mark the unschedulable rollout failed, and kstatus reads Failed.
     unschedulable = "    spec: {nodeSelector: {disk: none}, containers:"
-    stuck = deployment("stuck", 1).replace("    spec: {containers:", unschedulable)
+    stuck = deployment("stuck", 1).replace("    spec: {containers:", unschedulable).replace(
+        "spec:\n  replicas:", "spec:\n  progressDeadlineSeconds: 1\n  replicas:", 1)
     repo = repo_builder.create(repo_name, {"app/stuck.yaml": stuck})
     await kube.create({"apiVersion": SRC_API, "kind": "GitRepository",
                        "metadata": {"name": "repo", "namespace": namespace},
                        "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
-    await kube.create(kustomization("app", namespace, "./app", namespace, wait=True, timeout="4s",
-                                    retryInterval="2s"))
+    await kube.create(kustomization("app", namespace, "./app", namespace, wait=True, retryInterval="2s"))
 
     async def unhealthy() -> dict[str, Any] | None:
         obj = await kube.get(KS_API, "Kustomization", "app", namespace)
@@ -207,7 +209,7 @@ async def test_wait_reports_an_unschedulable_deployment_then_recovers(
     conds = obj["status"]["conditions"]
     message = cond.get_message(conds, "Ready")
     assert message.startswith("health check failed after")
-    assert f"Deployment/{namespace}/stuck status: 'InProgress'" in message
+    assert f"failed early due to stalled resources: [Deployment/{namespace}/stuck status: 'Failed'" in message
     assert cond.is_false(conds, "Healthy")
     assert "lastAppliedRevision" not in obj["status"]
 

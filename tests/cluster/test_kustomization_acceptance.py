@@ -61,14 +61,14 @@ async def request_reconcile(kube: KubeClient, api: str, kind: str, name: str, na
 async def isolated_controller(kube: KubeClient, **flags: Any) -> AsyncIterator[dict[str, str]]:
     """A second kustomize controller with `flags`, reconciling only objects with the labels it yields
     (the session controller ignores every object labelled `headwater.dev/isolated`)."""
-    from headwater.kustomize.controller import setup as setup_kustomize
+    from headwater.kustomize.spec import SPEC as KUSTOMIZE_SPEC
 
     labels = {ISOLATED: secrets.token_hex(4)}
     options = ControllerOptions(concurrent=2, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
                                 max_retry_delay=5.0, watch_label_selector=f"{ISOLATED}={labels[ISOLATED]}",
                                 **flags)
     manager = Manager("kustomize-controller", kube, options)
-    await setup_kustomize(manager, kube, options, {})
+    await KUSTOMIZE_SPEC.install(manager, options)
     stop = asyncio.Event()
     task = asyncio.create_task(manager.run(stop))
     try:

@@ -1,4 +1,4 @@
-"""Go ``time.Duration`` values: parsing (``1m30s``), formatting and arithmetic.
+"""Go ``time.Duration`` values: parsing (``1m30s``), formatting and arithmetic — the one duration module.
 
 Flux stores every interval and timeout as a Go duration string.  :class:`Duration` keeps an
 exact integer count of nanoseconds, like Go, so that parsing and formatting agree with the
@@ -7,6 +7,12 @@ controllers bit for bit (``str(Duration.parse("90s")) == "1m30s"``, like Go's
 (signs, fractions, ``ns``/``us``/``µs``); :func:`is_flux_duration` additionally applies the
 stricter pattern Flux's CRDs enforce.  Parsing is memoised because controllers re-read the
 same few interval strings on every reconcile.
+
+Every other place that reads or prints a duration goes through the helpers at the end of this module:
+:func:`parse_seconds` (flags), :func:`parse_positive` and :func:`stored_form` (command-line values, the
+form Flux's CLI writes), :func:`seconds_or` (a field of an object nobody validated), :func:`format_seconds`
+(Go's ``String`` of a float, as Flux prints elapsed times) and :func:`format_human` (kubectl's ages).
+Typed views of Flux objects parse their duration fields with :class:`Duration` directly.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ _FLUX_TIMEOUT: Final = re.compile(TIMEOUT_PATTERN)
 
 class DurationError(ValueError):
     """Raised for strings that are not Go durations."""
+
+
+class NonPositiveDurationError(DurationError):
+    """A valid duration where only a positive one makes sense (a timeout, an interval)."""
 
 
 @functools.total_ordering
@@ -227,3 +237,67 @@ def _small(value: int) -> str:
     if value < MILLISECOND:
         return _fraction(value, 3) + "\u00b5s"
     return _fraction(value, 6) + "ms"
+
+
+# -- the helpers every caller shares -------------------------------------------------------
+
+
+def parse_seconds(text: str) -> float:
+    """A duration typed by a person (a flag value; surrounding spaces ignored), in seconds."""
+    return parse_duration(text.strip()).seconds
+
+
+def parse_positive(text: str) -> Duration:
+    """Like :func:`parse_seconds` but the duration must be above zero (:class:`NonPositiveDurationError`)."""
+    value = parse_duration(text.strip())
+    if value.nanoseconds <= 0:
+        raise NonPositiveDurationError(f"must be positive, got {text!r}")
+    return value
+
+
+def stored_form(text: str) -> str:
+    """A positive duration given on a command line, as Flux's CLI writes it into an object (``1m`` -> ``1m0s``)."""
+    return str(parse_positive(text))
+
+
+def seconds_or(value: object, default: float) -> float:
+    """Seconds of a duration field read from an object nobody validated: ``default`` if unset or invalid."""
+    if not value:
+        return default
+    try:
+        return parse_duration(str(value)).seconds
+    except DurationError:
+        return default
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds as Go prints a ``time.Duration`` (``15m0s``, ``750ms``, ``4.25s``): Flux's messages and flags."""
+    return str(Duration.from_seconds(seconds))
+
+
+def format_human(seconds: float) -> str:
+    """Kubernetes' ``duration.HumanDuration`` (kubectl's AGE): 45s, 3m12s, 15m, 5h2m, 20h, 3d4h, 40d, 2y30d."""
+    total = int(seconds)
+    if total < -1:
+        return "<invalid>"
+    if total < 0:
+        return "0s"
+    if total < 120:
+        return f"{total}s"
+    minutes, hours = total // 60, total // 3600
+    if minutes < 10:
+        return f"{minutes}m{total % 60}s" if total % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    if hours < 24 * 8:
+        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
+    if hours < 24 * 365 * 2:
+        return f"{hours // 24}d"
+    if hours < 24 * 365 * 8:
+        days = (hours // 24) % 365
+        return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
+    return f"{hours // 24 // 365}y"

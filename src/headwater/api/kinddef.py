@@ -107,6 +107,13 @@ class KindDef:
     def api_version(self) -> str:
         return f"{self.group}/{self.version}"
 
+    def reference_at(self, *path: str) -> Reference:
+        """The declared reference field at ``path`` (e.g. ``"spec", "sourceRef"``); raises ``KeyError``."""
+        for reference in self.references:
+            if reference.path == path:
+                return reference
+        raise KeyError(f"{self.kind} declares no reference at {'.'.join(path)}")
+
     @property
     def controller(self) -> str:
         """The controller that reconciles the kind (``source``, ``kustomize``, ``helm``, …)."""

@@ -43,6 +43,22 @@ _BY_API_VERSION: Final[dict[tuple[str, str], KindDef]] = {
 _BY_KIND: Final[dict[str, KindDef]] = {kind.kind: kind for kind in ALL_KINDS}
 
 
+def register(kind: KindDef) -> KindDef:
+    """Add a kind served by a plug-in controller (its spec's ``kinds``) to the lookups.
+
+    It is found by :func:`find_kind`, :func:`kind_named` and :func:`kind_of` like a Flux kind, but it is
+    not one of :data:`ALL_KINDS` (the Flux API: what ``config/crd`` and the CLI's tables hold).
+    Registering the same definition twice is harmless; another definition under a taken name is an error.
+    """
+    existing = _BY_KIND.get(kind.kind)
+    if existing is not None and existing != kind:
+        raise ValueError(f"kind {kind.kind} is already registered as {existing.api_version}")
+    _BY_KIND[kind.kind] = kind
+    for api_version in kind.api_versions():
+        _BY_API_VERSION[(api_version, kind.kind)] = kind
+    return kind
+
+
 def find_kind(api_version: str, kind: str) -> KindDef | None:
     """The kind served at ``api_version``, or ``None``."""
     return _BY_API_VERSION.get((api_version, kind))
@@ -89,4 +105,5 @@ __all__ = [
     "is_flux_group",
     "kind_named",
     "kind_of",
+    "register",
 ]

@@ -1,31 +1,45 @@
 """Offline validation of Flux manifests against the CRD schemas (no API server needed).
 
-Used by ``headwater build`` and tests to reject manifests the API server would reject,
-each error naming the field path (``spec.ref.branch``, ``spec.include[0].repository``).
+It finds what the API server would reject, each error naming the field path
+(``spec.ref.branch``, ``spec.include[0].repository``).
 It applies what a structural schema says: types, required properties, enums, patterns,
 lengths, bounds, ``date-time``/``int64`` formats, list-map key uniqueness, unknown fields
 (as ``kubectl apply`` does with strict field validation), and the CEL rules (evaluated
-with :mod:`headwater.api.cel`).  Validation runs on a copy of the manifest with schema
-defaults applied, as the API server would see it after defaulting; like the API server,
-a ``null`` property that is not nullable counts as absent (it would be pruned).
+with :mod:`headwater.api.cel`, the engine of every CEL expression).  Validation runs on a
+copy of the manifest with schema defaults applied, as the API server would see it after
+defaulting; like the API server, a ``null`` property that is not nullable counts as absent
+(it would be pruned).
 
 Objects outside the Flux API groups are not ours to judge: :func:`validate` returns no
 errors for them.  A Flux group at a version or kind headwater does not serve is an error.
+
+Where it runs: the reconcilers read objects through typed views, which trust the schema
+(the API server admitted the object against the same CRD), so validating again on every
+reconcile would cost time and find nothing.  When a view does meet an object it cannot read
+(a required field absent, a duration that does not parse: a CRD that is not Flux's, or a
+test's fake), :func:`refuse_unreadable` turns the view's error into the reconciler's
+terminal error with reason ``ValidationFailed`` and every problem :func:`validate` finds, so
+the object's Ready condition says what to fix.  The CLI's local build does not validate the
+``--kustomization-file`` it reads: Flux's CLI decodes that file without validation (minimal
+files and older API versions build), and headwater keeps that behaviour.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from headwater.api.cel import CelError, CelUnsupported, evaluate_rule
+from headwater.api.cel import CelError, evaluate_rule
+from headwater.api.duration import DurationError
 from headwater.api.kinddef import KindDef
 from headwater.api.kinds import ALL_KINDS, is_flux_group, kind_of
+from headwater.api.models.base import MissingFieldError
 from headwater.api.schema import Schema
 
 _DATE_TIME: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -47,6 +61,11 @@ TOO_LONG: Final = "Too long"
 TOO_SHORT: Final = "Too short"
 TOO_MANY: Final = "Too many"
 DUPLICATE: Final = "Duplicate value"
+
+#: Ready reason of an object a controller cannot read (Flux's word for a spec that fails validation).
+VALIDATION_FAILED_REASON: Final = "ValidationFailed"
+#: What a typed view raises for an object it cannot read (a required field absent, a bad duration).
+UNREADABLE: Final = (MissingFieldError, DurationError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +118,28 @@ def check(manifest: Mapping[str, Any], *, strict: bool = True) -> None:
     errors = validate(manifest, strict=strict)
     if errors:
         raise ValidationError(errors)
+
+
+def invalid_message(manifest: Mapping[str, Any], cause: Exception) -> str:
+    """Why ``manifest`` cannot be used: every violation (unknown fields tolerated), else ``cause``."""
+    errors = validate(manifest, strict=False)
+    if not errors:
+        return str(cause)
+    return "invalid object: " + "; ".join(str(error) for error in errors)
+
+
+@contextlib.contextmanager
+def refuse_unreadable(manifest: Mapping[str, Any], refuse: Callable[[str, str], Exception]) -> Iterator[None]:
+    """Inside the block, a typed view that cannot read ``manifest`` raises ``refuse(reason, message)``.
+
+    ``refuse`` is the caller's error type (a reconciler passes its terminal error), so the API layer
+    needs nothing from the runtime; the reason is :data:`VALIDATION_FAILED_REASON`, the message
+    :func:`invalid_message`. Costs nothing unless a view fails.
+    """
+    try:
+        yield
+    except UNREADABLE as err:
+        raise refuse(VALIDATION_FAILED_REASON, invalid_message(manifest, err)) from err
 
 
 def _not_served(api_version: str, kind_name: object) -> FieldError:
@@ -213,8 +254,8 @@ def _check_rules(schema: Schema, value: dict[str, Any], path: str, errors: list[
     for rule in schema.validations:
         try:
             ok = evaluate_rule(rule.rule, value)
-        except (CelError, CelUnsupported):
-            continue  # the API server would report an evaluation error; we cannot judge
+        except CelError:
+            continue  # the API server would report the error itself; we cannot judge the object
         if not ok:
             errors.append(FieldError(path or "<root>", INVALID, rule.message))
 

@@ -20,30 +20,21 @@ give, per ``apiVersion``/``kind``, CEL expressions that classify an object as ``
   or a non-boolean result makes the object's status ``Unknown`` with the error, so the wait
   continues until it succeeds or times out (Flux documents exactly this).
 
-Expressions are compiled once per text (an LRU cache shared by all Kustomizations) with
-cel-python. Flux's environment has a few extras that cel-python 0.5 lacks: optional field
-selection (``a.?b``, ``orValue``) and the ``strings``/``sets``/``encoders`` extension libraries
-do not parse or evaluate here. Numeric comparisons across int/uint/double and heterogeneous
-equality (``1 == 'a'`` is false, not an error) are added to match cel-go, and ``has()`` on a
-bare identifier is rejected at compile time as cel-go rejects it.
+Expressions are compiled by :mod:`headwater.api.cel`, the engine every CEL expression in headwater
+uses (one compile cache shared by all Kustomizations, cel-go's comparisons and ``has()`` rules, and
+its limits: no optional field selection ``a.?b`` and no ``strings``/``sets`` extension libraries).
+This module adds only what is particular to health checks: matching entries to objects, the order of
+the three expressions, and Flux's messages.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any, Final
 
-import celpy
-import celpy.celtypes as celtypes
-from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
-from celpy.evaluation import CELEvalError
-
+from headwater.api.cel import CelEvaluationError, CelSyntaxError, Program, Variables, compile_expression
+from headwater.api.models.base import View
 from headwater.apply.health import CURRENT, FAILED, IN_PROGRESS, UNKNOWN, Status, StatusValue, api_group
 from headwater.runtime.result import TerminalError
 
@@ -85,181 +76,6 @@ class InvalidCELExpression(TerminalError):
         self.expression = expression
 
 
-class _CompileError(Exception):
-    """The text is not a valid CEL expression; the message is the parser's issue."""
-
-
-class _EvaluationError(Exception):
-    """Evaluating a compiled expression failed; the message is Flux-shaped."""
-
-
-# --------------------------------------------------------------------------------------------
-# cel-go compatible comparisons.
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, celtypes.IntType | celtypes.UintType | celtypes.DoubleType) and not isinstance(
-        value, celtypes.BoolType
-    )
-
-
-def _as_number(value: Any) -> int | float:
-    return float(value) if isinstance(value, celtypes.DoubleType) else int(value)
-
-
-def _equality(negate: bool) -> Callable[[Any, Any], Any]:
-    def compare(left: Any, right: Any) -> Any:
-        if isinstance(left, CELEvalError):
-            return left
-        if isinstance(right, CELEvalError):
-            return right
-        if _is_number(left) and _is_number(right):
-            equal = _as_number(left) == _as_number(right)
-        elif type(left) is not type(right) and not (isinstance(left, type(right)) or isinstance(right, type(left))):
-            equal = False
-        else:
-            try:
-                equal = bool(operator.eq(left, right))
-            except TypeError:
-                equal = False
-        return celtypes.BoolType(equal != negate)
-
-    return compare
-
-
-def _ordering(op: Callable[[Any, Any], Any], fallback: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    def compare(left: Any, right: Any) -> Any:
-        if _is_number(left) and _is_number(right):
-            return celtypes.BoolType(bool(op(_as_number(left), _as_number(right))))
-        return fallback(left, right)
-
-    return compare
-
-
-def _functions() -> dict[str, Any]:
-    from celpy import evaluation
-
-    return {
-        "_==_": _equality(negate=False),
-        "_!=_": _equality(negate=True),
-        "_<_": _ordering(operator.lt, evaluation.bool_lt),
-        "_<=_": _ordering(operator.le, evaluation.bool_le),
-        "_>_": _ordering(operator.gt, evaluation.bool_gt),
-        "_>=_": _ordering(operator.ge, evaluation.bool_ge),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# Compilation (cached by text) and evaluation.
-
-_ENVIRONMENT_LOCK = threading.Lock()
-_ENVIRONMENT = celpy.Environment()
-
-
-def _children(node: Any) -> list[Any]:
-    children = getattr(node, "children", None)
-    return list(children) if isinstance(children, list) else []
-
-
-def _is_tree(node: Any, data: str | None = None) -> bool:
-    return hasattr(node, "data") and hasattr(node, "children") and (data is None or node.data == data)
-
-
-def _is_field_selection(expr: Any) -> bool:
-    """Whether an ``expr`` subtree is a plain field selection ``a.b`` (what ``has()`` accepts)."""
-    node = expr
-    while _is_tree(node) and node.data != "member_dot":
-        children = [child for child in _children(node) if _is_tree(child)]
-        if len(children) != 1 or len(_children(node)) != 1:
-            return False
-        node = children[0]
-    return _is_tree(node, "member_dot")
-
-
-def _check_macros(tree: Any) -> None:
-    """Reject ``has(x)`` whose argument is not a field selection, as cel-go's parser does."""
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if not _is_tree(node):
-            continue
-        children = _children(node)
-        if node.data == "ident_arg" and children and str(children[0]) == "has":
-            arguments = [child for child in children[1:] if _is_tree(child, "exprlist")]
-            exprs = _children(arguments[0]) if arguments else []
-            if len(exprs) != 1 or not _is_field_selection(exprs[0]):
-                raise _CompileError("ERROR: <input>: invalid argument to has() macro")
-        stack.extend(children)
-
-
-def _parse_issue(err: Exception) -> str:
-    line = getattr(err, "line", None)
-    column = getattr(err, "column", None)
-    detail = str(err.__context__ or err).strip().splitlines()
-    first = detail[0] if detail else "syntax error"
-    where = f"<input>:{line}:{column}" if line is not None else "<input>"
-    return f"ERROR: {where}: Syntax error: {first}"
-
-
-@dataclass(frozen=True, eq=False)
-class _Program:
-    text: str
-    runner: Any
-    lock: threading.Lock
-
-    def evaluate_boolean(self, activation: Mapping[str, Any]) -> bool:
-        try:
-            with self.lock:
-                value = self.runner.evaluate(dict(activation))
-        except CELEvalError as err:
-            raise _EvaluationError(f"failed to evaluate the CEL expression '{self.text}': {_eval_issue(err)}") from err
-        except Exception as err:  # cel-python raises plain Python errors for some bad inputs
-            raise _EvaluationError(f"failed to evaluate the CEL expression '{self.text}': {err}") from err
-        if not isinstance(value, celtypes.BoolType):
-            raise _EvaluationError(f"failed to evaluate CEL expression as boolean: '{self.text}'")
-        return bool(value)
-
-
-def _eval_issue(err: CELEvalError) -> str:
-    message = str(err.args[0]) if err.args else str(err)
-    # cel-python appends the whole activation to "undeclared reference" errors; drop it.
-    cut = message.find(" (in activation")
-    return message[:cut] if cut >= 0 else message
-
-
-@functools.lru_cache(maxsize=1024)
-def _compile(text: str) -> _Program:
-    """Parse ``text`` once; every Kustomization using the same text shares the program."""
-    with _ENVIRONMENT_LOCK:
-        try:
-            tree = _ENVIRONMENT.compile(text)
-        except CELParseError as err:
-            raise _CompileError(_parse_issue(err)) from err
-        except Exception as err:  # the grammar may also fail in lexing helpers
-            raise _CompileError(f"ERROR: <input>: {err}") from err
-        _check_macros(tree)
-        runner = _ENVIRONMENT.program(tree, functions=_functions())
-    return _Program(text, runner, threading.Lock())
-
-
-def _plain(value: Any) -> Any:
-    """Objects from the API are JSON; YAML fixtures may carry datetimes — keep them strings."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    if isinstance(value, datetime):
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def _activation(obj: Mapping[str, Any]) -> dict[str, Any]:
-    return {str(key): json_to_cel(_plain(value)) for key, value in obj.items()}
-
-
 # --------------------------------------------------------------------------------------------
 # Public API.
 
@@ -275,11 +91,13 @@ class HealthCheckExpressions:
     failed: str = ""
 
     @classmethod
-    def from_spec(cls, entry: Mapping[str, Any]) -> HealthCheckExpressions:
-        """From the CRD's camelCase dict (``apiVersion``, ``kind``, ``current``, ``inProgress``, ``failed``)."""
+    def from_spec(cls, entry: Mapping[str, Any] | View) -> HealthCheckExpressions:
+        """From the CRD's entry (``apiVersion``, ``kind``, ``current``, ``inProgress``, ``failed``), as a
+        typed view or its dict; an absent text is empty, as Go reads it (``Current`` is then refused)."""
+        fields = entry.raw if isinstance(entry, View) else entry
 
         def text(key: str) -> str:
-            value = entry.get(key)
+            value = fields.get(key)
             return value if isinstance(value, str) else ""
 
         return cls(text("apiVersion"), text("kind"), text("current"), text("inProgress"), text("failed"))
@@ -305,8 +123,8 @@ def _nested_int(obj: Mapping[str, Any], *path: str) -> tuple[int | None, str | N
 class StatusEvaluator:
     """The compiled expressions of one entry; :meth:`evaluate` is Flux's StatusEvaluator.Evaluate."""
 
-    def __init__(self, current: _Program, failed: _Program | None, in_progress: _Program | None) -> None:
-        self._order: tuple[tuple[_Program | None, StatusValue], ...] = (
+    def __init__(self, current: Program, failed: Program | None, in_progress: Program | None) -> None:
+        self._order: tuple[tuple[Program | None, StatusValue], ...] = (
             (in_progress, IN_PROGRESS),
             (failed, FAILED),
             (current, CURRENT),
@@ -323,23 +141,23 @@ class StatusEvaluator:
             if generation is not None and generation != observed:
                 return Status(IN_PROGRESS)
 
-        activation = _activation(obj)
+        variables = Variables(obj)
         for program, status in self._order:
             if program is None:
                 continue
             try:
-                matched = program.evaluate_boolean(activation)
-            except _EvaluationError as err:
+                matched = program.evaluate_bool(variables)
+            except CelEvaluationError as err:
                 return Status(UNKNOWN, str(err), str(err))
             if matched:
                 return Status(status)
         return Status(IN_PROGRESS)
 
 
-def _field_program(text: str, field: str, index: int, entry: HealthCheckExpressions) -> _Program:
+def _field_program(text: str, field: str, index: int, entry: HealthCheckExpressions) -> Program:
     try:
-        return _compile(text)
-    except _CompileError as err:
+        return compile_expression(text)
+    except CelSyntaxError as err:
         raise InvalidCELExpression(
             f"failed to create custom status evaluator for healthchecks[{index}]: "
             f"failed to parse the expression {field}: failed to parse the CEL expression '{text}': {err}",
@@ -394,9 +212,9 @@ class CustomHealthChecks:
 
 
 def compile_health_checks(
-    entries: Iterable[HealthCheckExpressions | Mapping[str, Any]],
+    entries: Iterable[HealthCheckExpressions | Mapping[str, Any] | View],
 ) -> CustomHealthChecks:
-    """Compile a Kustomization's ``spec.healthCheckExprs`` (dicts from the spec, or entries).
+    """Compile a Kustomization's ``spec.healthCheckExprs`` (typed views or dicts of the spec, or entries).
 
     Raises :class:`InvalidCELExpression` for the first entry that does not compile; entries
     repeating an earlier group/kind are ignored without being compiled, as in Flux.

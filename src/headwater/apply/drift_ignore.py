@@ -16,8 +16,11 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from headwater.api.models.base import View
 
 Obj = dict[str, Any]
 _MISSING = object()
@@ -29,8 +32,10 @@ class IgnoreRule:
     target: dict[str, str]
 
     @classmethod
-    def from_spec(cls, entry: dict[str, Any]) -> IgnoreRule:
-        return cls(tuple(str(p) for p in entry.get("paths") or []), dict(entry.get("target") or {}))
+    def from_spec(cls, entry: Mapping[str, Any] | View) -> IgnoreRule:
+        """From a `spec.ignore` entry: its typed view (the reconciler's) or its dict (the CLI's)."""
+        fields = entry.raw if isinstance(entry, View) else entry
+        return cls(tuple(str(p) for p in fields.get("paths") or []), dict(fields.get("target") or {}))
 
     def matches(self, obj: Obj) -> bool:
         api_version = str(obj.get("apiVersion", ""))
@@ -46,7 +51,7 @@ class IgnoreRule:
                 and selects(self.target.get("annotationSelector"), meta.get("annotations") or {}))
 
 
-def parse_rules(spec_ignore: list[dict[str, Any]] | None) -> list[IgnoreRule]:
+def parse_rules(spec_ignore: Iterable[Mapping[str, Any] | View] | None) -> list[IgnoreRule]:
     return [IgnoreRule.from_spec(entry) for entry in spec_ignore or []]
 
 

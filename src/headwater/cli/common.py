@@ -67,15 +67,12 @@ class Options:
 
 
 def parse_timeout(text: str) -> float:
-    from headwater.runtime.options import parse_duration
+    from headwater.api.duration import DurationError, parse_positive
 
     try:
-        seconds = parse_duration(text)
-    except ValueError as err:
+        return parse_positive(text).seconds
+    except DurationError as err:
         raise click.BadParameter(str(err)) from err
-    if seconds <= 0:
-        raise click.BadParameter(f"must be positive, got {text!r}")
-    return seconds
 
 
 def _inherit_from_root(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

@@ -167,30 +167,9 @@ def event_time(event: dict[str, Any]) -> datetime | None:
 
 def human_duration(seconds: float) -> str:
     """Kubernetes' duration.HumanDuration: 45s, 3m12s, 15m, 5h2m, 20h, 3d4h, 40d, 2y30d, 9y."""
-    total = int(seconds)
-    if total < -1:
-        return "<invalid>"
-    if total < 0:
-        return "0s"
-    if total < 120:
-        return f"{total}s"
-    minutes, hours = total // 60, total // 3600
-    if minutes < 10:
-        return f"{minutes}m{total % 60}s" if total % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    if hours < 8:
-        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
-    if hours < 48:
-        return f"{hours}h"
-    if hours < 24 * 8:
-        return f"{hours // 24}d{hours % 24}h" if hours % 24 else f"{hours // 24}d"
-    if hours < 24 * 365 * 2:
-        return f"{hours // 24}d"
-    if hours < 24 * 365 * 8:
-        days = (hours // 24) % 365
-        return f"{hours // 24 // 365}y{days}d" if days else f"{hours // 24 // 365}y"
-    return f"{hours // 24 // 365}y"
+    from headwater.api.duration import format_human
+
+    return format_human(seconds)
 
 
 def _since(moment: datetime | None, now: datetime) -> str:

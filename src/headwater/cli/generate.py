@@ -52,15 +52,14 @@ class GenerateError(ValueError):
 
 def go_duration(text: str, flag: str) -> str:
     """A Go duration as flux stores it (`1m` → `1m0s`); GenerateError naming `flag` otherwise."""
-    from headwater.api.duration import DurationError, parse_duration
+    from headwater.api.duration import DurationError, NonPositiveDurationError, stored_form
 
     try:
-        value = parse_duration(str(text).strip())
-    except (DurationError, ValueError) as err:
+        return stored_form(str(text))
+    except NonPositiveDurationError as err:
+        raise GenerateError(f"invalid {flag} {text!r}: must be positive") from err
+    except DurationError as err:
         raise GenerateError(f"invalid {flag} {text!r}: expected a Go duration such as 30s, 1m or 1h30m") from err
-    if value.seconds <= 0:
-        raise GenerateError(f"invalid {flag} {text!r}: must be positive")
-    return str(value)
 
 
 def parse_labels(pairs: Iterable[str]) -> dict[str, str]:

@@ -229,7 +229,7 @@ async def show_pods(client: KubeClient, pods: list[dict[str, Any]], query: PodLo
 
 def since_of(since: str | None, since_time: str | None) -> tuple[datetime | None, int | None]:
     """(cut-off time, whole seconds for the pods/log API) from --since/--since-time."""
-    from headwater.runtime.options import parse_duration
+    from headwater.api.duration import DurationError, parse_positive
 
     if since and since_time:
         raise CliError("at most one of --since or --since-time may be given")
@@ -240,11 +240,9 @@ def since_of(since: str | None, since_time: str | None) -> tuple[datetime | None
         return moment, None
     if since:
         try:
-            seconds = parse_duration(since)
-        except ValueError as err:
+            seconds = parse_positive(since).seconds
+        except DurationError as err:
             raise CliError(f"--since: {err}") from err
-        if seconds <= 0:
-            raise CliError(f"--since: must be positive, got {since!r}")
         return datetime.now(UTC) - timedelta(seconds=seconds), max(1, round(seconds))
     return None, None
 

@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from headwater.devcluster import gomod
+from headwater.devcluster.errors import BuildError as BuildError  # re-exported: callers catch it from here
+from headwater.devcluster.errors import ToolchainMissing as ToolchainMissing
 from headwater.devcluster.paths import cache_root
 from headwater.devcluster.versions import COMPONENTS, KUBERNETES, Component
 
@@ -38,19 +40,6 @@ KWOK_STAGES = (
     "pod/fast/pod-delete.yaml",
 )
 STAMP = "build-info.json"
-
-
-class BuildError(RuntimeError):
-    """A build step failed; `log_path` holds its full output."""
-
-    def __init__(self, message: str, step: str = "", log_path: Path | None = None) -> None:
-        super().__init__(message)
-        self.step = step
-        self.log_path = log_path
-
-
-class ToolchainMissing(BuildError):
-    """No usable Go toolchain on this machine."""
 
 
 @dataclass(frozen=True)

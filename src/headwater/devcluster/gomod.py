@@ -21,6 +21,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from headwater.devcluster.errors import BuildError
 from headwater.devcluster.paths import cache_root
 from headwater.devcluster.versions import ETCD, KUBERNETES, staging_version
 
@@ -42,8 +43,6 @@ def download_info(go: Path, module: str, version: str) -> dict[str, str]:
     except json.JSONDecodeError:
         info = {"Error": out.stderr.strip() or out.stdout.strip()}
     if out.returncode != 0 or "Error" in info:
-        from headwater.devcluster.build import BuildError
-
         raise BuildError(
             f"`go mod download {module}@{version}` failed: {info.get('Error', out.stderr.strip())}",
             step=f"download {module}",

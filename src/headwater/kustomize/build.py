@@ -16,7 +16,8 @@ Steps, as kustomize-controller does them:
 
 The result is a list of objects (plain dicts), each with the YAML text kustomize printed for it.
 `BuildCache` keeps results keyed by everything that shapes them (artifact digest, the spec fields
-above), so an unchanged re-reconcile never runs kustomize again.
+above), so an unchanged re-reconcile never runs kustomize again. The spec is read through its typed
+view (`headwater.api.models.kustomize.KustomizationSpec`), so defaults are the API's.
 """
 
 from __future__ import annotations
@@ -34,10 +35,10 @@ from typing import Any
 
 import yaml
 
+from headwater.api.models.kustomize import KustomizationSpec
+
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-BUILD_SPEC_FIELDS = ("path", "targetNamespace", "namePrefix", "nameSuffix", "commonMetadata", "patches", "images",
-                     "components", "ignoreMissingComponents")
 REMOTE_PREFIXES = ("http://", "https://", "ssh://", "git::", "git@", "github.com/", "gitlab.com/", "bitbucket.org/")
 
 
@@ -108,26 +109,40 @@ def _is_manifest(path: Path) -> bool:
     return any(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in docs)
 
 
-def apply_overlay(kustomization: dict[str, Any], spec: dict[str, Any]) -> dict[str, Any]:
-    """Write the Kustomization's build settings into a kustomization document."""
+def build_inputs(spec: KustomizationSpec) -> dict[str, Any]:
+    """The spec fields that shape a build (everything `apply_overlay` and `build` read), as JSON."""
+    metadata = spec.common_metadata
+    return {"path": spec.path, "targetNamespace": spec.target_namespace, "namePrefix": spec.name_prefix,
+            "nameSuffix": spec.name_suffix, "commonMetadata": None if metadata is None else metadata.raw,
+            "patches": [patch.raw for patch in spec.patches], "images": [image.raw for image in spec.images],
+            "components": spec.components, "ignoreMissingComponents": spec.ignore_missing_components}
+
+
+def apply_overlay(kustomization: dict[str, Any], spec: KustomizationSpec,
+                  components: list[str] | None = None) -> dict[str, Any]:
+    """Write the Kustomization's build settings into a kustomization document (`components`: instead of
+    the spec's, e.g. without the missing ones)."""
     result = dict(kustomization)
-    if spec.get("targetNamespace"):
-        result["namespace"] = spec["targetNamespace"]
-    for field in ("namePrefix", "nameSuffix"):
-        if spec.get(field):
-            result[field] = spec[field]
-    metadata = spec.get("commonMetadata") or {}
-    if metadata.get("labels"):
+    if spec.target_namespace:
+        result["namespace"] = spec.target_namespace
+    if spec.name_prefix:
+        result["namePrefix"] = spec.name_prefix
+    if spec.name_suffix:
+        result["nameSuffix"] = spec.name_suffix
+    metadata = spec.common_metadata
+    if metadata is not None and metadata.labels:
         result["labels"] = [*(result.get("labels") or []),
-                            {"pairs": metadata["labels"], "includeSelectors": False, "includeTemplates": False}]
-    if metadata.get("annotations"):
-        result["commonAnnotations"] = {**(result.get("commonAnnotations") or {}), **metadata["annotations"]}
-    if spec.get("patches"):
-        result["patches"] = [*(result.get("patches") or []), *spec["patches"]]
-    if spec.get("images"):
-        result["images"] = [*(result.get("images") or []), *spec["images"]]
-    if spec.get("components"):
-        result["components"] = [*(result.get("components") or []), *spec["components"]]
+                            {"pairs": metadata.labels, "includeSelectors": False, "includeTemplates": False}]
+    if metadata is not None and metadata.annotations:
+        result["commonAnnotations"] = {**(result.get("commonAnnotations") or {}), **metadata.annotations}
+    patches, images = spec.patches, spec.images
+    if patches:
+        result["patches"] = [*(result.get("patches") or []), *(patch.raw for patch in patches)]
+    if images:
+        result["images"] = [*(result.get("images") or []), *(image.raw for image in images)]
+    components = spec.components if components is None else components
+    if components:
+        result["components"] = [*(result.get("components") or []), *components]
     return result
 
 
@@ -194,10 +209,10 @@ def refuse_remote_bases(directory: Path) -> None:
                                      "(--no-remote-bases)")
 
 
-def build(root: Path, spec: dict[str, Any], *, no_remote_bases: bool = False, timeout: float = 120.0
+def build(root: Path, spec: KustomizationSpec, *, no_remote_bases: bool = False, timeout: float = 120.0
           ) -> list[Built]:
     """Render the manifests of `spec` from the extracted artifact at `root` (modified in place)."""
-    directory = resolve_path(root, spec.get("path"))
+    directory = resolve_path(root, spec.path)
     existing = kustomization_file(directory)
     if existing is None:
         kustomization = generate_kustomization(directory)
@@ -210,11 +225,12 @@ def build(root: Path, spec: dict[str, Any], *, no_remote_bases: bool = False, ti
         if not isinstance(kustomization, dict):
             raise BuildError(f"{existing.relative_to(root)}: not a kustomization document")
         target = existing
-    if spec.get("components") and spec.get("ignoreMissingComponents"):
-        spec = {**spec, "components": [c for c in spec["components"] if (directory / c).exists()]}
+    components = spec.components
+    if spec.ignore_missing_components:
+        components = [c for c in components if (directory / c).exists()]
     # JSON is valid YAML and quotes every string: PyYAML would write `y` or `on` bare, which kustomize's
     # YAML 1.1 parser reads as booleans.
-    target.write_text(json.dumps(apply_overlay(kustomization, spec), indent=2))
+    target.write_text(json.dumps(apply_overlay(kustomization, spec, components), indent=2))
     if no_remote_bases:
         refuse_remote_bases(root)
     confine_references(root)
@@ -223,7 +239,7 @@ def build(root: Path, spec: dict[str, Any], *, no_remote_bases: bool = False, ti
         argv = [kubectl_binary(), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(directory)]
         result = subprocess.run(argv, capture_output=True, timeout=timeout, env=env, cwd=root)
     except subprocess.TimeoutExpired as err:
-        raise BuildError(f"kustomize build of '{spec.get('path') or './'}' timed out after {timeout:.0f}s") from err
+        raise BuildError(f"kustomize build of '{spec.path or './'}' timed out after {timeout:.0f}s") from err
     if result.returncode != 0:
         message = result.stderr.decode(errors="replace").strip().replace(str(root) + "/", "")
         raise BuildError(f"kustomize build failed: {message[-2000:]}")
@@ -256,10 +272,9 @@ def parse_documents(output: str) -> list[Built]:
     return built
 
 
-def build_key(artifact_digest: str, spec: dict[str, Any], extra: Any = None) -> str:
+def build_key(artifact_digest: str, spec: KustomizationSpec, extra: Any = None) -> str:
     """Digest of everything that shapes a build's output."""
-    shaping = {f: spec.get(f) for f in BUILD_SPEC_FIELDS}
-    payload = json.dumps([artifact_digest, shaping, extra], sort_keys=True, default=str)
+    payload = json.dumps([artifact_digest, build_inputs(spec), extra], sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

@@ -1,45 +1,40 @@
-"""Wire the kustomize controller into a Manager: Kustomization informer and indexes, source informers.
+"""Wire the kustomize controller into a Manager: the Kustomization controller and its declared watches.
 
-Sources are watched too (read-only caches): a new artifact on a GitRepository, OCIRepository, Bucket or
-ExternalArtifact enqueues the Kustomizations that use it at once (all four share the artifact contract:
-`status.artifact` with url, digest and revision), and a Kustomization turning Ready enqueues its
-dependants.
+Sources are read from the shared cache: a new artifact on any kind the registry allows in a
+Kustomization's `spec.sourceRef` (GitRepository, OCIRepository, Bucket, ExternalArtifact: all share the
+artifact contract, `status.artifact` with url, digest and revision) enqueues the Kustomizations naming
+it at once, and a Kustomization turning Ready, or applying a new revision while Ready, enqueues those
+that depend on it (`spec.dependsOn`). Flux re-checks waiting dependants on a timer; here the indexes of
+those two reference fields find exactly the affected objects.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from headwater.kustomize.reconciler import API_VERSION, FIELD_MANAGER, KIND, KustomizationReconciler
-from headwater.kustomize.sources import index_kustomizations, on_dependency_change, on_source_change
-from headwater.runtime.controller import Controller
-from headwater.runtime.informer import informer_for
-from headwater.runtime.kube import KubeClient
-from headwater.runtime.manager import Manager
-from headwater.runtime.options import ControllerOptions
-from headwater.runtime.recorder import EventRecorder
-
-SOURCE_API = "source.toolkit.fluxcd.io/v1"
-WATCHED_SOURCES = ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact")
+from headwater.api.defs.kustomize import KUSTOMIZATION
+from headwater.api.kinds import kind_named
+from headwater.kustomize.reconciler import FIELD_MANAGER, KustomizationReconciler
+from headwater.kustomize.sources import dependency_changed
+from headwater.kustomize.spec import DEPENDS_ON, SOURCE_REF, KustomizeFlags
+from headwater.runtime.spec import SetupContext
+from headwater.runtime.watches import artifact_changed, referenced_by
 
 
-async def setup(manager: Manager, kube: KubeClient, options: ControllerOptions, settings: dict[str, Any]) -> None:
-    kustomizations = informer_for(kube, API_VERSION, KIND, options)
-    index_kustomizations(kustomizations)
-    sources = {kind: manager.add_informer(informer_for(kube, SOURCE_API, kind, options)) for kind in WATCHED_SOURCES}
+async def setup(ctx: SetupContext[KustomizeFlags]) -> None:
+    options, cache = ctx.options, ctx.cache
+    source_kinds = [kind_named(kind) for kind in SOURCE_REF.kinds]
     reconciler = KustomizationReconciler(
-        kube, kustomizations, sources,
+        ctx.kube, cache.informer_for(KUSTOMIZATION), {kind.kind: cache.informer_for(kind) for kind in source_kinds},
         no_cross_namespace_refs=options.no_cross_namespace_refs,
-        no_remote_bases=bool(settings.get("no_remote_bases")),
+        no_remote_bases=ctx.flags.no_remote_bases,
         requeue_dependency=options.requeue_dependency,
         default_service_account=options.default_service_account,
         strict_substitution=options.feature_gates.get("StrictPostBuildSubstitutions", False),
         additive_cel_check=options.feature_gates.get("AdditiveCELDependencyCheck", False),
     )
-    recorder = EventRecorder(kube, FIELD_MANAGER, events_addr=options.events_addr)
-    controller = Controller("kustomization", kube, reconciler, kustomizations, options=options, recorder=recorder,
-                            field_manager=FIELD_MANAGER)
-    for kind, informer in sources.items():
-        informer.add_handler(on_source_change(kind, kustomizations, controller.enqueue))
-    kustomizations.add_handler(on_dependency_change(kustomizations, controller.enqueue))
-    manager.add_controller(controller)
+    ctx.manager.new_controller(
+        "kustomization", reconciler, options=options, field_manager=FIELD_MANAGER,
+        watches=[
+            *(referenced_by(SOURCE_REF, kind.api_version, kind.kind, when=artifact_changed) for kind in source_kinds),
+            referenced_by(DEPENDS_ON, KUSTOMIZATION.api_version, KUSTOMIZATION.kind, when=dependency_changed),
+        ],
+    )

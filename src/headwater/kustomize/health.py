@@ -13,6 +13,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from headwater.api.duration import format_seconds
+from headwater.api.kinds import kind_named
+from headwater.api.models.kustomize import Kustomization
 from headwater.apply.health import (
     NOT_FOUND,
     CustomStatusReader,
@@ -45,23 +48,31 @@ class HealthCheckFailed(Exception):
     reason = "HealthCheckFailed"
 
 
-def targets_for(ks: dict[str, Any], applied: list[dict[str, Any]]) -> list[Target]:
+def targets_for(ks: Kustomization, applied: list[dict[str, Any]]) -> list[Target]:
     """`wait: true` → every applied object; else the `healthChecks` references. Never the Kustomization
     itself (it would wait for its own Ready: a deadlock)."""
-    spec, meta = ks["spec"], ks["metadata"]
-    if spec.get("wait"):
+    spec = ks.spec
+    if spec.wait:
         found = [Target(o["apiVersion"], o["kind"], o["metadata"]["name"], o["metadata"].get("namespace") or "")
                  for o in applied]
     else:
-        found = [Target(ref.get("apiVersion") or _default_api(ref["kind"]), ref["kind"], ref["name"],
-                        ref.get("namespace") or "") for ref in spec.get("healthChecks") or []]
-    return [t for t in found if not (t.kind == "Kustomization" and t.name == meta["name"]
-                                     and t.namespace == meta["namespace"])]
+        found = [Target(ref.api_version or _default_api(ref.kind), ref.kind, ref.name, ref.namespace or "")
+                 for ref in spec.health_checks]
+    return [t for t in found if not (t.kind == "Kustomization" and t.name == ks.name and t.namespace == ks.namespace)]
+
+
+#: Workload kinds a health check may name without an apiVersion (Flux's CLI writes none for them).
+_WORKLOADS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
 
 def _default_api(kind: str) -> str:
-    return {"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "Kustomization":
-            "kustomize.toolkit.fluxcd.io/v1", "HelmRelease": "helm.toolkit.fluxcd.io/v2"}.get(kind, "v1")
+    """The apiVersion of a health check without one: a Flux kind's from the registry, apps/v1, else v1."""
+    if kind in _WORKLOADS:
+        return "apps/v1"
+    try:
+        return kind_named(kind).api_version
+    except KeyError:
+        return "v1"
 
 
 async def wait_healthy(
@@ -97,9 +108,5 @@ async def wait_healthy(
                                            jobs_with_ttl=ttl_jobs)
             if message is None:
                 return elapsed
-            raise HealthCheckFailed(f"health check failed after {_duration(elapsed)}: {message}")
+            raise HealthCheckFailed(f"health check failed after {format_seconds(elapsed)}: {message}")
         await asyncio.sleep(min(poll, max(0.05, timeout - elapsed)))
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{seconds % 60:.0f}s"

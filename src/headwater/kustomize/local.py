@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from headwater.api.models.kustomize import KustomizationSpec
+from headwater.api.validation import UNREADABLE
 from headwater.apply.objects import set_owner_labels
 from headwater.artifact.ignore import Matcher, read_patterns
 from headwater.kustomize.build import KUSTOMIZATION_FILES, BuildError, kustomization_file, local_references
@@ -200,7 +202,7 @@ def render_directory(path: Path, spec: Mapping[str, Any], *, ignore_paths: Seque
         if ignore_paths and kustomization_file(target) is None:  # patterns only shape a generated file
             remove_ignored(target, ignore_paths)
         try:
-            built = render(copy, {**spec, "path": relative}, timeout=timeout)
+            built = render(copy, KustomizationSpec({**spec, "path": relative}), timeout=timeout)
         except BuildError as err:
             raise LocalBuildError(str(err)) from err
     return [b.obj for b in built]
@@ -218,8 +220,8 @@ async def substitute(kustomization: Mapping[str, Any], objects: list[dict[str, A
         return await get("v1", kind, name, namespace) if get is not None else None
 
     try:
-        return await post_build(spec, objects, lookup, strict=strict, types=types or _NoSchema())
-    except (UnsupportedSubstituteKind, SubstitutionError, EnvsubstError) as err:
+        return await post_build(KustomizationSpec(spec), objects, lookup, strict=strict, types=types or _NoSchema())
+    except (UnsupportedSubstituteKind, SubstitutionError, EnvsubstError, *UNREADABLE) as err:
         raise LocalBuildError(f"var substitution failed: {err}") from err
 
 

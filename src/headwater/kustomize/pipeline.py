@@ -6,6 +6,7 @@ CLI copies a local directory, but from there on the steps are these two function
 generator sources when keys are given, then kustomize with the Kustomization's overlay) and `post_build`
 (variable substitution from `postBuild`, with variables read through a caller-supplied lookup, so the
 controller reads its informer-backed client and the CLI the user's cluster, or nothing in dry-run).
+Both read the Kustomization's spec through its typed view, so the defaults are the API's.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from headwater.api.models.kustomize import KustomizationSpec
 from headwater.kustomize.build import Built, build
 from headwater.kustomize.decryption import decrypt_generator_sources
 from headwater.kustomize.sops import KeySet
@@ -31,7 +33,7 @@ class UnsupportedSubstituteKind(Exception):
     """A `substituteFrom` entry of a kind other than ConfigMap or Secret (the spec is wrong: no retry helps)."""
 
 
-def render(root: Path, spec: dict[str, Any], *, keys: KeySet | None = None, no_remote_bases: bool = False,
+def render(root: Path, spec: KustomizationSpec, *, keys: KeySet | None = None, no_remote_bases: bool = False,
            timeout: float = 120.0) -> list[Built]:
     """Build `spec` from the tree at `root` (modified in place): SOPS generator sources, then kustomize.
 
@@ -42,22 +44,22 @@ def render(root: Path, spec: dict[str, Any], *, keys: KeySet | None = None, no_r
     return build(root, spec, no_remote_bases=no_remote_bases, timeout=timeout)
 
 
-async def post_build(spec: Mapping[str, Any], objects: list[dict[str, Any]], lookup: Lookup, *,
+async def post_build(spec: KustomizationSpec, objects: list[dict[str, Any]], lookup: Lookup, *,
                      strict: bool, types: OpenAPITypes) -> list[dict[str, Any]]:
     """`objects` with `spec.postBuild` variables substituted (the objects themselves without postBuild).
 
     Every `substituteFrom` source is looked up first, in order; raises `UnsupportedSubstituteKind`,
     `SubstitutionError` or `EnvsubstError` (the message names the source, object or variable).
     """
-    settings = spec.get("postBuild")
-    if not settings:
+    settings = spec.post_build
+    if settings is None or not settings.raw:
         return objects
     fetched: dict[tuple[str, str], Mapping[str, Any] | None] = {}
     for ref in substitute_from_refs(settings):
         if ref.kind not in SUBSTITUTE_FROM_KINDS:
             raise UnsupportedSubstituteKind(f"postBuild.substituteFrom: unsupported kind '{ref.kind}'")
         fetched[(ref.kind, ref.name)] = await lookup(ref.kind, ref.name)
-    always = settings.get("substituteStrategy") == "Always"
+    always = settings.substitute_strategy == "Always"
     variables = resolve_variables(settings, fetched)
     return [await substitute(obj, variables, strict, types, always=always)
             for obj in objects]

@@ -3,41 +3,30 @@
 The expression sees `self` (the dependant Kustomization) and `dep` (the dependency), as in Flux. It
 replaces the built-in readiness check, or is ANDed with it when the `AdditiveCELDependencyCheck` feature
 gate is on. A compile error stalls the dependant (reason `InvalidCELExpression`); an evaluation error or a
-non-boolean result means "not ready".
+non-boolean result means "not ready". The expression language and its compile cache are
+`headwater.api.cel`'s, the engine of every CEL expression in headwater.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Mapping
 from typing import Any
 
-import celpy
-import celpy.celtypes as celtypes
-from celpy.adapter import json_to_cel
-from celpy.celparser import CELParseError
-
+from headwater.api.cel import CelEvaluationError, CelSyntaxError, Program, compile_expression
 from headwater.runtime.result import TerminalError
 
-_ENVIRONMENT = celpy.Environment()
 
-
-@lru_cache(maxsize=512)
-def _program(expression: str) -> Any:
-    return _ENVIRONMENT.program(_ENVIRONMENT.compile(expression))
-
-
-def compile_ready_expr(expression: str) -> Any:
+def compile_ready_expr(expression: str) -> Program:
     try:
-        return _program(expression)
-    except CELParseError as err:
+        return compile_expression(expression)
+    except CelSyntaxError as err:
         raise TerminalError("InvalidCELExpression",
-                            f"failed to parse dependsOn readyExpr '{expression}': {str(err).splitlines()[0]}") from err
+                            f"failed to parse dependsOn readyExpr '{expression}': {err}") from err
 
 
-def evaluate_ready_expr(expression: str, dependant: dict[str, Any], dependency: dict[str, Any]) -> bool:
+def evaluate_ready_expr(expression: str, dependant: Mapping[str, Any], dependency: Mapping[str, Any]) -> bool:
     program = compile_ready_expr(expression)
     try:
-        result = program.evaluate({"self": json_to_cel(dependant), "dep": json_to_cel(dependency)})
-    except Exception:  # celpy raises its own evaluation errors; any of them means "not ready"
+        return program.evaluate_bool({"self": dependant, "dep": dependency})
+    except CelEvaluationError:
         return False
-    return isinstance(result, bool | celtypes.BoolType) and bool(result)

@@ -6,6 +6,11 @@ variables, apply server-side in stages (only what drifted is written), record th
 left the build, and wait for health when asked. The expensive middle (fetch, build, decrypt,
 substitute) is cached by its inputs, so an unchanged re-reconcile only compares the cluster with the
 cached manifests.
+
+The object, its dependencies and its source are read through the API's typed views
+(`headwater.api.models`: views over the dicts, not copies), so defaults and limits — the 30 s timeout
+floor, the retry interval, the deletion policy — are the API's, stated once. Status is written into
+`ctx.status`, the dict the runtime sends.
 """
 
 from __future__ import annotations
@@ -21,7 +26,11 @@ from typing import Any
 
 from prometheus_client import Counter
 
-from headwater.api.duration import Duration, DurationError, parse_duration
+from headwater.api.duration import format_seconds
+from headwater.api.models import ArtifactSource, Kustomization
+from headwater.api.models.common import Artifact
+from headwater.api.models.kustomize import KustomizationStatus
+from headwater.api.validation import UNREADABLE, refuse_unreadable
 from headwater.apply import inventory as inv
 from headwater.apply.apply import ApplyError, apply_all
 from headwater.apply.cel_health import compile_health_checks
@@ -36,7 +45,7 @@ from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_heal
 from headwater.kustomize.pipeline import UnsupportedSubstituteKind, post_build, render
 from headwater.kustomize.ready_expr import evaluate_ready_expr
 from headwater.kustomize.sops import KeySet, SopsError
-from headwater.kustomize.sources import SOURCE_KINDS, is_ready, source_key
+from headwater.kustomize.sources import SOURCE_KINDS
 from headwater.kustomize.substitute import EnvsubstError, SubstitutionError
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
@@ -46,6 +55,7 @@ from headwater.runtime.kube import ConfigError, Impersonation, KubeClient, KubeE
 from headwater.runtime.kube.openapi import OpenAPITypes
 from headwater.runtime.kube.remote import RemoteClients
 from headwater.runtime.metrics import REGISTRY
+from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError, WaitingError
 
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
@@ -56,22 +66,11 @@ BUILDS = Counter("headwater_kustomize_builds", "kustomize builds run", registry=
 FETCHES = Counter("headwater_kustomize_artifact_fetches", "Source artifacts fetched", registry=REGISTRY)
 APPLIES = Counter("headwater_kustomize_applies", "Server-side applies sent (not dry-run)", registry=REGISTRY)
 
-def seconds(text: Any, default: float) -> float:
-    try:
-        return parse_duration(str(text)).seconds if text else default
-    except DurationError:
-        return default
-
-
-def _duration(seconds: float) -> str:
-    return str(Duration.from_seconds(seconds))
-
-
 def manifests_digest(objects: list[dict[str, Any]]) -> str:
     return "sha256:" + hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
 
 
-class KustomizationReconciler:
+class KustomizationReconciler(Reconciler):
     api_version = API_VERSION
     kind = KIND
 
@@ -110,49 +109,50 @@ class KustomizationReconciler:
         await self.remote.close()
 
     def retry_interval(self, obj: dict[str, Any]) -> float:
-        """Failures are retried at `spec.retryInterval` (default: the interval), not with backoff."""
-        spec = obj.get("spec") or {}
-        return seconds(spec.get("retryInterval"), seconds(spec.get("interval"), 60.0))
+        """Failures are retried at `spec.retryInterval` (default: the interval), not with backoff.
+
+        Only called after a reconcile that read these fields (an object without them is refused first)."""
+        return Kustomization(obj).get_retry_interval().seconds
 
     def timeout(self, obj: dict[str, Any]) -> float:
-        spec = obj.get("spec") or {}
-        if spec.get("timeout"):
-            return seconds(spec["timeout"], 30.0)
-        return max(seconds(spec.get("interval"), 60.0) - 30.0, 30.0)
+        """`spec.timeout`, else the interval minus 30 s, never under 30 s: Flux's `GetTimeout`."""
+        return Kustomization(obj).get_timeout().seconds
 
     # -- the reconcile -----------------------------------------------------------------------------
 
     async def reconcile(self, ctx: ReconcileContext) -> Result:
-        obj, spec = ctx.obj, ctx.obj["spec"]
-        name, namespace = obj["metadata"]["name"], obj["metadata"]["namespace"]
-        source = self._source(obj)
-        artifact = (source.get("status") or {}).get("artifact")
-        if not artifact:
-            raise WaitingError("ArtifactFailed", f"Source artifact not found for {source_key(obj)}, retrying",
-                               self.retry_interval(obj))
-        revision = str(artifact["revision"])
-        self._check_dependencies(obj, revision)
-        status = obj.get("status") or {}
-        if status.get("lastAppliedRevision") != revision or status.get("observedGeneration") != ctx.generation:
-            ctx.status["lastAttemptedRevision"] = revision  # shown while the new work is in progress
-            await ctx.progress(f"Fetching manifests for revision '{revision}' with a timeout of "
-                               f"{_duration(self.timeout(obj))}")
-        ctx.status["lastAttemptedRevision"] = revision
+        with refuse_unreadable(ctx.obj, TerminalError):  # a spec the views cannot read: Stalled, ValidationFailed
+            return await self._reconcile(ctx, Kustomization(ctx.obj))
 
-        keys, keys_version = await self._decryption_keys(obj)
-        built = await self._manifests(ctx, artifact, keys, keys_version)
+    async def _reconcile(self, ctx: ReconcileContext, ks: Kustomization) -> Result:
+        spec, name, namespace = ks.spec, ks.name, ks.namespace
+        timeout, retry = ks.get_timeout().seconds, ks.get_retry_interval().seconds
+        artifact = self._source(ks, retry).status.artifact
+        if artifact is None:
+            raise WaitingError("ArtifactFailed", f"Source artifact not found for {ks.source_key()}, retrying", retry)
+        revision = artifact.revision
+        self._check_dependencies(ks, revision)
+        status, written = ks.status, KustomizationStatus(ctx.status)
+        if status.last_applied_revision != revision or status.observed_generation != ctx.generation:
+            written.last_attempted_revision = revision  # shown while the new work is in progress
+            await ctx.progress(f"Fetching manifests for revision '{revision}' with a timeout of "
+                               f"{format_seconds(timeout)}")
+        written.last_attempted_revision = revision
+
+        keys, keys_version = await self._decryption_keys(ks)
+        built = await self._manifests(ctx, ks, artifact, keys, keys_version)
         try:
             decrypted = decrypt_objects([b.obj for b in built], keys)
         except DecryptionError as err:
             raise ReconcileError("BuildFailed", str(err)) from err
         built = [Built(o, b.text) for o, b in zip(decrypted, built, strict=True)]
-        objects = await self._post_build(ctx, built)
-        self._custom_health(ctx)  # invalid healthCheckExprs stall before anything is applied
-        kube = await self._client(obj)
+        objects = await self._post_build(ctx, ks, built)
+        self._custom_health(ks)  # invalid healthCheckExprs stall before anything is applied
+        kube = await self._client(ks)
         try:
             change_set = await apply_all(kube, objects, field_manager=FIELD_MANAGER, owner=(name, namespace),
-                                         force=bool(spec.get("force")), wait_timeout=self.timeout(obj),
-                                         ignore_rules=parse_rules(spec.get("ignore")), memo=self.in_sync)
+                                         force=spec.force, wait_timeout=timeout, ignore_rules=parse_rules(spec.ignore),
+                                         memo=self.in_sync)
             self.applies_sent += change_set.calls.applies
             APPLIES.inc(change_set.calls.applies)
         except ApplyError as err:
@@ -160,11 +160,11 @@ class KustomizationReconciler:
         except KubeError as err:
             raise ReconcileError("ReconciliationFailed", f"apply failed: {err}") from err
         entries = inv.from_change_set(change_set)
-        old_entries = inv.parse((obj.get("status") or {}).get("inventory"))
+        old_entries = _inventory(status)
         ctx.status["inventory"] = inv.to_status(entries)
         changes = [str(e) for e in change_set if e.action.value not in ("unchanged", "skipped")]
         stale = inv.diff(old_entries, entries)
-        if stale and spec.get("prune"):
+        if stale and spec.prune:
             try:
                 pruned = await prune(kube, stale, owner=(name, namespace))
             except PruneError as err:
@@ -174,127 +174,130 @@ class KustomizationReconciler:
         ctx.extra["change_set"] = change_set
         if changes:
             ctx.event(EVENT_TYPE_NORMAL, "ReconciliationSucceeded", "\n".join(changes), {"revision": revision})
-        await self._check_health(ctx, kube, objects, revision, changed=bool(changes))
-        ctx.status["lastAppliedRevision"] = revision
+        await self._check_health(ctx, ks, kube, objects, revision, changed=bool(changes))
+        written.last_applied_revision = revision
         cond.mark_ready(ctx.conditions, f"Applied revision: {revision}", "ReconciliationSucceeded",
                         generation=ctx.generation)
         return Result()
 
-    async def _check_health(self, ctx: ReconcileContext, kube: KubeClient, objects: list[dict[str, Any]],
-                            revision: str, *, changed: bool) -> None:
+    async def _check_health(self, ctx: ReconcileContext, ks: Kustomization, kube: KubeClient,
+                            objects: list[dict[str, Any]], revision: str, *, changed: bool) -> None:
         conds, gen = ctx.conditions, ctx.generation
-        targets = targets_for(ctx.obj, objects)
+        targets = targets_for(ks, objects)
         if not targets:
             cond.delete(conds, cond.HEALTHY_CONDITION)
             return
         was_healthy = cond.is_true(conds, cond.HEALTHY_CONDITION)
         try:
-            took = await wait_healthy(kube, targets, self.timeout(ctx.obj), custom=self._custom_health(ctx))
+            took = await wait_healthy(kube, targets, ks.get_timeout().seconds, custom=self._custom_health(ks))
         except HealthCheckFailed as err:
             cond.mark_false(conds, cond.HEALTHY_CONDITION, "HealthCheckFailed", str(err), generation=gen)
             raise ReconcileError("HealthCheckFailed", str(err)) from err
-        message = f"Health check passed in {took:.1f}s"
+        message = f"Health check passed in {format_seconds(took)}"
         cond.mark_true(conds, cond.HEALTHY_CONDITION, "Succeeded", message, generation=gen)
         if changed or not was_healthy:
             ctx.event(EVENT_TYPE_NORMAL, "ReconciliationSucceeded", message, {"revision": revision})
 
-    def _custom_health(self, ctx: ReconcileContext) -> CustomStatusReader | None:
+    def _custom_health(self, ks: Kustomization) -> CustomStatusReader | None:
         """`healthCheckExprs` compiled (cached by expression); a compile error stalls the object."""
-        expressions = ctx.obj["spec"].get("healthCheckExprs")
+        expressions = ks.spec.health_check_exprs
         return compile_health_checks(expressions) if expressions else None
 
     async def finalize(self, ctx: ReconcileContext) -> None:
-        """Kustomization deletion: `deletionPolicy` decides what happens to what it applied."""
-        obj, spec = ctx.obj, ctx.obj.get("spec") or {}
-        self.builds.forget((obj["metadata"]["namespace"], obj["metadata"]["name"]))
-        entries = inv.parse((obj.get("status") or {}).get("inventory"))
-        policy = spec.get("deletionPolicy") or "MirrorPrune"
-        keep = policy == "Orphan" or (policy == "MirrorPrune" and not spec.get("prune"))
-        if spec.get("suspend") or not entries or keep:
-            return
-        owner = (obj["metadata"]["name"], obj["metadata"]["namespace"])
+        """Kustomization deletion: `deletionPolicy` decides what happens to what it applied.
+
+        An object the views cannot read deletes nothing (Go would read `prune: false`, i.e. orphan), so
+        its deletion is never blocked."""
+        ks = Kustomization(ctx.obj)
+        self.builds.forget((ks.namespace, ks.name))
+        spec = ks.spec
         try:
-            kube = await self._client(obj)
-            await delete_all(kube, entries, owner=owner, wait=policy == "WaitForTermination",
-                             timeout=self.timeout(obj))
+            entries, policy, timeout = _inventory(ks.status), spec.deletion_policy, ks.get_timeout().seconds
+            keep = policy == "Orphan" or (policy == "MirrorPrune" and not spec.prune)
+        except UNREADABLE:
+            return
+        if spec.suspend or not entries or keep:
+            return
+        try:
+            kube = await self._client(ks)
+            await delete_all(kube, entries, owner=(ks.name, ks.namespace), wait=policy == "WaitForTermination",
+                             timeout=timeout)
         except (PruneError, KubeError) as err:
             raise ReconcileError("PruneFailed", f"garbage collection on deletion failed: {err}") from err
 
-    async def _client(self, obj: dict[str, Any]) -> KubeClient:
+    async def _client(self, ks: Kustomization) -> KubeClient:
         """The client to apply with: a remote cluster's (`kubeConfig`), impersonating the service account."""
-        spec, namespace = obj["spec"], obj["metadata"]["namespace"]
+        spec, namespace = ks.spec, ks.namespace
         kube = self.kube
-        kubeconfig_ref = (spec.get("kubeConfig") or {}).get("secretRef")
-        if kubeconfig_ref:
+        kubeconfig_ref = spec.kube_config.secret_ref if spec.kube_config is not None else None
+        if kubeconfig_ref is not None:
             try:
-                secret = await self.kube.get("v1", "Secret", kubeconfig_ref["name"], namespace)
-                kube = await self.remote.for_secret(secret, kubeconfig_ref.get("key"))
+                secret = await self.kube.get("v1", "Secret", kubeconfig_ref.name, namespace)
+                kube = await self.remote.for_secret(secret, kubeconfig_ref.key)
             except NotFound as err:
                 raise ReconcileError("ReconciliationFailed",
-                                     f"kubeconfig Secret '{namespace}/{kubeconfig_ref['name']}' not found") from err
+                                     f"kubeconfig Secret '{namespace}/{kubeconfig_ref.name}' not found") from err
             except ConfigError as err:
                 raise ReconcileError("ReconciliationFailed", f"invalid kubeConfig: {err}") from err
-        account = spec.get("serviceAccountName") or self.default_service_account
+        account = spec.service_account_name or self.default_service_account
         if account:
             kube = kube.impersonating(Impersonation.service_account(namespace, account))
         return kube
 
     # -- source and dependencies -------------------------------------------------------------------
 
-    def _source(self, obj: dict[str, Any]) -> dict[str, Any]:
-        ref = obj["spec"]["sourceRef"]
-        kind = ref.get("kind", "")
-        namespace = ref.get("namespace") or obj["metadata"]["namespace"]
-        if self.no_cross_namespace_refs and namespace != obj["metadata"]["namespace"]:
-            raise TerminalError("AccessDenied", f"cannot access {kind}/{namespace}/{ref['name']}: "
+    def _source(self, ks: Kustomization, retry: float) -> ArtifactSource:
+        ref = ks.spec.source_ref
+        kind, name, namespace = ref.kind, ref.name, ref.namespace_or(ks.namespace)
+        if self.no_cross_namespace_refs and namespace != ks.namespace:
+            raise TerminalError("AccessDenied", f"cannot access {kind}/{namespace}/{name}: "
                                 "cross-namespace references are not allowed (--no-cross-namespace-refs)")
         informer = self.sources.get(kind)
         if informer is None:
             if kind in SOURCE_KINDS:
-                raise WaitingError("ArtifactFailed", f"source kind {kind} is not served by this controller yet",
-                                   self.retry_interval(obj))
+                raise WaitingError("ArtifactFailed", f"source kind {kind} is not served by this controller yet", retry)
             raise TerminalError("ArtifactFailed", f"unsupported source kind '{kind}' in spec.sourceRef")
-        source = informer.get((namespace, ref["name"]))
+        source = informer.get((namespace, name))
         if source is None:
-            raise WaitingError("ArtifactFailed", f"Source '{kind}/{namespace}/{ref['name']}' not found",
-                               self.retry_interval(obj))
-        return source
+            raise WaitingError("ArtifactFailed", f"Source '{kind}/{namespace}/{name}' not found", retry)
+        return ArtifactSource(source)
 
-    def _check_dependencies(self, obj: dict[str, Any], revision: str) -> None:
-        namespace = obj["metadata"]["namespace"]
-        cycle = self._cycle(obj)
+    def _check_dependencies(self, ks: Kustomization, revision: str) -> None:
+        cycle = self._cycle(ks)
         if cycle:
             raise WaitingError("DependencyNotReady", "circular dependency: " + " -> ".join(cycle),
                                self.requeue_dependency)
-        for dep in obj["spec"].get("dependsOn") or []:
-            dep_ns = dep.get("namespace") or namespace
-            found = self.kustomizations.get((dep_ns, dep["name"]))
-            message = f"dependency '{dep_ns}/{dep['name']}' is not ready"
+        for dep in ks.spec.depends_on:
+            key = f"{dep.namespace or ks.namespace}/{dep.name}"
+            found = self._kustomization(key)
+            message = f"dependency '{key}' is not ready"
             if found is None:
-                raise WaitingError("DependencyNotReady", f"dependency '{dep_ns}/{dep['name']}' not found",
-                                   self.requeue_dependency)
-            expression = dep.get("readyExpr")
-            if expression:
-                expr_ready = evaluate_ready_expr(expression, obj, found)
-                if not expr_ready or (self.additive_cel_check and not self._built_in_ready(obj, found, revision)):
+                raise WaitingError("DependencyNotReady", f"dependency '{key}' not found", self.requeue_dependency)
+            if dep.ready_expr:
+                expr_ready = evaluate_ready_expr(dep.ready_expr, ks.raw, found.raw)
+                if not expr_ready or (self.additive_cel_check and not self._built_in_ready(ks, found, revision)):
                     raise WaitingError("DependencyNotReady", f"{message} (readyExpr)", self.requeue_dependency)
                 continue
-            if not self._built_in_ready(obj, found, revision):
-                status = found.get("status") or {}
-                if is_ready(found) and status.get("observedGeneration") == found["metadata"].get("generation"):
+            if not self._built_in_ready(ks, found, revision):
+                if _ready_at_latest_generation(found):
                     message = f"{message}: it has not applied revision '{revision}' yet"
                 raise WaitingError("DependencyNotReady", message, self.requeue_dependency)
 
     @staticmethod
-    def _built_in_ready(obj: dict[str, Any], found: dict[str, Any], revision: str) -> bool:
+    def _built_in_ready(ks: Kustomization, found: Kustomization, revision: str) -> bool:
         """Flux's rule: Ready at its latest generation, and at our revision when it uses our source."""
-        status = found.get("status") or {}
-        if not is_ready(found) or status.get("observedGeneration") != found["metadata"].get("generation"):
+        if not _ready_at_latest_generation(found):
             return False
-        return source_key(found) != source_key(obj) or status.get("lastAppliedRevision") == revision
+        return found.source_key() != ks.source_key() or found.status.last_applied_revision == revision
 
-    def _cycle(self, obj: dict[str, Any]) -> list[str]:
-        start = f"{obj['metadata']['namespace']}/{obj['metadata']['name']}"
+    def _kustomization(self, key: str) -> Kustomization | None:
+        """The cached Kustomization `namespace/name`, as a view."""
+        namespace, name = key.split("/", 1)
+        found = self.kustomizations.get((namespace, name))
+        return None if found is None else Kustomization(found)
+
+    def _cycle(self, ks: Kustomization) -> list[str]:
+        start = f"{ks.namespace}/{ks.name}"
         path: list[str] = []
         seen: set[str] = set()
 
@@ -305,13 +308,12 @@ class KustomizationReconciler:
             if key in seen:
                 return False
             seen.add(key)
-            namespace, name = key.split("/", 1)
-            current = obj if key == start else self.kustomizations.get((namespace, name))
+            current = ks if key == start else self._kustomization(key)
             if current is None:
                 return False
             path.append(key)
-            for dep in (current.get("spec") or {}).get("dependsOn") or []:
-                if visit(f"{dep.get('namespace') or namespace}/{dep['name']}"):
+            for dep in current.spec.depends_on:
+                if visit(f"{dep.namespace or current.namespace}/{dep.name}"):
                     return True
             path.pop()
             return False
@@ -320,45 +322,45 @@ class KustomizationReconciler:
 
     # -- manifests ---------------------------------------------------------------------------------
 
-    async def _post_build(self, ctx: ReconcileContext, built: list[Built]) -> list[dict[str, Any]]:
+    async def _post_build(self, ctx: ReconcileContext, ks: Kustomization, built: list[Built]) -> list[dict[str, Any]]:
         """Variable substitution (`postBuild`), on each object's printed YAML as Flux does it."""
-        namespace = ctx.obj["metadata"]["namespace"]
+        namespace = ks.namespace
 
         async def lookup(kind: str, name: str) -> dict[str, Any] | None:
             return await self.kube.get_or_none("v1", kind, name, namespace)
 
         try:
-            return await post_build(ctx.obj["spec"], [b.obj for b in built], lookup,
+            return await post_build(ks.spec, [b.obj for b in built], lookup,
                                     strict=self.strict_substitution, types=self.types)
         except UnsupportedSubstituteKind as err:
             raise TerminalError("BuildFailed", str(err)) from err
         except (SubstitutionError, EnvsubstError) as err:
             raise ReconcileError("BuildFailed", str(err)) from err
 
-    async def _decryption_keys(self, obj: dict[str, Any]) -> tuple[KeySet | None, str]:
+    async def _decryption_keys(self, ks: Kustomization) -> tuple[KeySet | None, str]:
         """The SOPS keys of `spec.decryption.secretRef` (None without decryption) and their version."""
-        decryption = obj["spec"].get("decryption")
-        if not decryption:
+        decryption = ks.spec.decryption
+        if decryption is None:
             return None, ""
-        ref = decryption.get("secretRef")
-        if not ref:
+        ref = decryption.secret_ref
+        if ref is None:
             return KeySet.from_secret_data({}), ""
-        namespace = obj["metadata"]["namespace"]
-        secret = await self.kube.get_or_none("v1", "Secret", ref["name"], namespace)
+        namespace = ks.namespace
+        secret = await self.kube.get_or_none("v1", "Secret", ref.name, namespace)
         if secret is None:
-            raise ReconcileError("BuildFailed", f"decryption secret '{namespace}/{ref['name']}' not found")
+            raise ReconcileError("BuildFailed", f"decryption secret '{namespace}/{ref.name}' not found")
         try:
             data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
             return KeySet.from_secret_data(data), str(secret["metadata"].get("resourceVersion", ""))
         except (SopsError, ValueError) as err:
             raise ReconcileError("BuildFailed",
-                                 f"decryption secret '{namespace}/{ref['name']}': unusable keys: {err}") from err
+                                 f"decryption secret '{namespace}/{ref.name}': unusable keys: {err}") from err
 
-    async def _manifests(self, ctx: ReconcileContext, artifact: dict[str, Any], keys: KeySet | None = None,
-                         keys_version: str = "") -> list[Built]:
-        spec = ctx.obj["spec"]
-        key = build_key(str(artifact.get("digest")), spec, extra=keys_version)
-        owner = (ctx.obj["metadata"]["namespace"], ctx.obj["metadata"]["name"])
+    async def _manifests(self, ctx: ReconcileContext, ks: Kustomization, artifact: Artifact,
+                         keys: KeySet | None = None, keys_version: str = "") -> list[Built]:
+        spec = ks.spec
+        key = build_key(artifact.digest, spec, extra=keys_version)
+        owner = (ks.namespace, ks.name)
         cached = self.builds.get(owner, key)
         if cached is not None:
             return cached
@@ -366,7 +368,7 @@ class KustomizationReconciler:
             try:
                 self.fetches += 1
                 FETCHES.inc()
-                root = await fetch_artifact(artifact["url"], artifact["digest"], Path(tmp, "artifact"))
+                root = await fetch_artifact(artifact.url, artifact.digest, Path(tmp, "artifact"))
             except ArtifactError as err:
                 raise ReconcileError("ArtifactFailed", str(err)) from err
             try:
@@ -380,3 +382,12 @@ class KustomizationReconciler:
         self.builds.put(owner, key, objects)
         return objects
 
+
+def _ready_at_latest_generation(ks: Kustomization) -> bool:
+    return ks.status.is_condition_true("Ready") and ks.status.observed_generation == ks.generation
+
+
+def _inventory(status: KustomizationStatus) -> list[inv.InventoryEntry]:
+    """The entries of `status.inventory` (none when it is unset)."""
+    inventory = status.inventory
+    return [] if inventory is None else [inv.InventoryEntry(entry.id, entry.v) for entry in inventory.entries]

@@ -51,12 +51,13 @@ from typing import Any
 
 import yaml
 
+from headwater.api.models.kustomize import PostBuild, SubstituteReference
+
 __all__ = [
     "DISABLED_VALUE",
     "SUBSTITUTE_KEY",
     "VAR_NAME_PATTERN",
     "EnvsubstError",
-    "SubstituteRef",
     "SubstitutionError",
     "envsubst",
     "is_substitution_disabled",
@@ -574,30 +575,21 @@ def envsubst(text: str, variables: Mapping[str, str], strict: bool = False) -> s
 # --------------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class SubstituteRef:
-    """One `postBuild.substituteFrom` entry: what the controller has to fetch (namespace: the Kustomization's)."""
-
-    kind: str
-    name: str
-    optional: bool = False
+def _settings(post_build: PostBuild | Mapping[str, Any] | None) -> PostBuild:
+    """`spec.postBuild` as its typed view: the reconciler passes the view, the CLI and tests a dict."""
+    return post_build if isinstance(post_build, PostBuild) else PostBuild(dict(post_build or {}))
 
 
-def substitute_from_refs(post_build: Mapping[str, Any] | None) -> list[SubstituteRef]:
-    """The `substituteFrom` entries in order, for the controller to fetch."""
-    refs: list[SubstituteRef] = []
-    for item in (post_build or {}).get("substituteFrom") or []:
-        if isinstance(item, Mapping):
-            refs.append(SubstituteRef(str(item.get("kind") or ""), str(item.get("name") or ""),
-                                      bool(item.get("optional", False))))
-    return refs
+def substitute_from_refs(post_build: PostBuild | Mapping[str, Any] | None) -> list[SubstituteReference]:
+    """The `substituteFrom` entries in order, for the controller to fetch (namespace: the Kustomization's)."""
+    return _settings(post_build).substitute_from
 
 
 def _strip_newlines(value: str) -> str:
     return value.replace("\n", "")
 
 
-def resolve_variables(post_build: Mapping[str, Any] | None,
+def resolve_variables(post_build: PostBuild | Mapping[str, Any] | None,
                       fetched: Mapping[tuple[str, str], Mapping[str, Any] | None]) -> dict[str, str]:
     """The variables of a Kustomization's `postBuild`, from ConfigMaps/Secrets the caller already fetched.
 
@@ -606,8 +598,9 @@ def resolve_variables(post_build: Mapping[str, Any] | None,
     `substitute` overrides everything. Secret `data` is base64-decoded; newlines are removed from all values.
     A missing source fails unless it is `optional: true`; the error names it.
     """
+    settings = _settings(post_build)
     variables: dict[str, str] = {}
-    for ref in substitute_from_refs(post_build):
+    for ref in settings.substitute_from:
         if ref.kind not in ("ConfigMap", "Secret"):
             continue
         source = fetched.get((ref.kind, ref.name))
@@ -626,7 +619,7 @@ def resolve_variables(post_build: Mapping[str, Any] | None,
                     raise SubstitutionError(f"substitute from 'Secret/{ref.name}' error: "
                                             f"data key '{key}' is not valid base64") from err
             variables[str(key)] = _strip_newlines(text)
-    for key, value in ((post_build or {}).get("substitute") or {}).items():
+    for key, value in settings.substitute.items():
         if not isinstance(value, str):
             raise SubstitutionError(f"postBuild.substitute.{key}: expected a string, got {type(value).__name__}")
         variables[str(key)] = _strip_newlines(value)

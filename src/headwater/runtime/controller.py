@@ -1,9 +1,9 @@
 """The reconcile loop every headwater controller shares, so that controllers only write `reconcile`.
 
-The contract, modelled on controller-runtime: `async reconcile(ctx) -> Result`. The reconciler reads the
-object (`ctx.obj`, a private copy of the cached dict), does its work and records what it found in
-`ctx.obj["status"]` (artifact, inventory, its own conditions, a Ready message). Everything Flux objects
-have in common is handled here:
+The contract, modelled on controller-runtime: `async reconcile(ctx) -> Result` on a
+`headwater.runtime.reconciler.Reconciler`. The reconciler reads the object (`ctx.obj`, a private copy of
+the cached dict), does its work and records what it found in `ctx.obj["status"]` (artifact, inventory,
+its own conditions, a Ready message). Everything Flux objects have in common is handled here:
 
 - which changes wake an object: creation, a new generation (spec change), a new
   `reconcile.fluxcd.io/requestedAt` token, a deletion; never our own status writes;
@@ -15,7 +15,9 @@ have in common is handled here:
   object changes; `WaitingError` → Ready=False, requeue after its delay without backoff;
 - `status.lastHandledReconcileAt` echoes the requestedAt token once handled;
 - the status is written only when it changed, so an idle object costs no apiserver write;
-- metrics (`gotk_reconcile_duration_seconds`, `gotk_reconcile_condition`, controller-runtime counters).
+- metrics (`gotk_reconcile_duration_seconds`, `gotk_reconcile_condition`, controller-runtime counters);
+- declared watches (`runtime.watches`): a change to a related object that the watch's predicate accepts
+  enqueues the keys its map returns.
 
 A key is never reconciled by two workers at once (the work queue guarantees it).
 """
@@ -26,21 +28,22 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
-from headwater.api.duration import DurationError, parse_duration
+from headwater.api.duration import seconds_or
 from headwater.runtime import conditions as cond
 from headwater.runtime.backoff import ExponentialBackoff, IntervalJitter
+from headwater.runtime.context import ReconcileContext
 from headwater.runtime.events import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
 from headwater.runtime.informer import Informer, ObjectKey, WatchEvent
 from headwater.runtime.kube.client import KubeClient
 from headwater.runtime.kube.errors import Conflict, KubeError, NotFound
-from headwater.runtime.logging import FieldsAdapter, reconcile_logger
+from headwater.runtime.logging import reconcile_logger
 from headwater.runtime.metrics import DEFAULT as DEFAULT_METRICS
 from headwater.runtime.metrics import FluxMetrics
 from headwater.runtime.options import ControllerOptions, format_duration
+from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.recorder import EventRecorder
 from headwater.runtime.result import (
     DEFAULT_FAILURE_REASON,
@@ -49,55 +52,14 @@ from headwater.runtime.result import (
     TerminalError,
     WaitingError,
 )
+from headwater.runtime.status import StatusWriter
+from headwater.runtime.watches import Watch
 from headwater.runtime.workqueue import QueueShutDown, WorkQueue
 
 FINALIZER = "finalizers.fluxcd.io"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 Obj = dict[str, Any]
 _log = logging.getLogger("headwater.controller")
-
-
-@dataclass
-class ReconcileContext:
-    """What a reconcile gets: its object (a private copy) and the means to report on it."""
-
-    obj: Obj
-    kube: KubeClient
-    recorder: EventRecorder
-    controller: Controller
-    log: FieldsAdapter
-    requested_at: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def status(self) -> Obj:
-        return self.obj.setdefault("status", {})  # type: ignore[no-any-return]
-
-    @property
-    def conditions(self) -> list[dict[str, Any]]:
-        return cond.conditions_of(self.obj)
-
-    @property
-    def generation(self) -> int:
-        return int(self.obj["metadata"].get("generation") or 0)
-
-    def event(self, event_type: str, reason: str, message: str, metadata: dict[str, str] | None = None) -> None:
-        self.recorder.event(self.obj, event_type, reason, message, metadata)
-
-    async def progress(self, message: str, reason: str = cond.PROGRESSING_REASON) -> None:
-        """Show work in progress now (Reconciling=True, Ready=Unknown), before a long step."""
-        cond.mark_reconciling(self.conditions, reason, message, generation=self.generation)
-        cond.mark_ready_unknown(self.conditions, message, reason, generation=self.generation)
-        await self.controller.write_status(self.obj)
-
-
-class Reconciler(Protocol):
-    api_version: str
-    kind: str
-
-    async def reconcile(self, ctx: ReconcileContext) -> Result: ...
-
-    async def finalize(self, ctx: ReconcileContext) -> None: ...
 
 
 def should_enqueue(event: WatchEvent) -> bool:
@@ -135,6 +97,7 @@ class Controller:
         self.recorder = recorder or EventRecorder(kube, name, events_addr=self.options.events_addr)
         self.metrics = metrics
         self.field_manager = field_manager or name
+        self.status_writer = StatusWriter(kube, self.field_manager)
         self.queue: WorkQueue[ObjectKey] = WorkQueue(
             name,
             rate_limiter=ExponentialBackoff(self.options.min_retry_delay, self.options.max_retry_delay),
@@ -142,13 +105,27 @@ class Controller:
         )
         self.jitter = IntervalJitter(self.options.interval_jitter_percentage)
         self.reconciles = 0  # completed reconcile calls (observability and tests)
-        self.status_writes = 0
         self.on_reconciled: Callable[[ObjectKey, str], None] | None = None  # test/benchmark hook
         self._workers: list[asyncio.Task[None]] = []
         self._in_flight: dict[ObjectKey, float] = {}
         informer.add_handler(self._on_event)
 
+    @property
+    def status_writes(self) -> int:
+        return self.status_writer.writes
+
     # -- wiring ------------------------------------------------------------------------------------
+
+    def watch(self, informer: Informer, declared: Watch) -> None:
+        """Enqueue what ``declared`` maps a change of ``informer``'s objects to, when its predicate holds."""
+        primary, when, map_to_requests = self.informer, declared.when, declared.map_to_requests
+
+        def on_event(event: WatchEvent) -> None:
+            if when(event):
+                for key in map_to_requests(event, primary):
+                    self.queue.add(key)
+
+        informer.add_handler(on_event)
 
     def _on_event(self, event: WatchEvent) -> None:
         key = (event.obj["metadata"].get("namespace") or "", event.obj["metadata"]["name"])
@@ -179,9 +156,7 @@ class Controller:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers = []
         await self.recorder.close()
-        close: Callable[[], Awaitable[None]] | None = getattr(self.reconciler, "close", None)
-        if close is not None:  # e.g. connections to remote clusters
-            await close()
+        await self.reconciler.close()  # e.g. connections to remote clusters
 
     @property
     def in_flight(self) -> list[ObjectKey]:
@@ -219,7 +194,7 @@ class Controller:
         log = reconcile_logger(_log, controller=self.reconciler.kind.lower(), group=group,
                                kind=self.reconciler.kind, name=key[1], namespace=key[0])
         requested_at = (meta.get("annotations") or {}).get(REQUESTED_AT)
-        ctx = ReconcileContext(obj, self.kube, self.recorder, self, log, requested_at)
+        ctx = ReconcileContext(obj, self.kube, self.recorder, self.status_writer, log, requested_at)
 
         if meta.get("deletionTimestamp"):
             await self._finalize(key, ctx)
@@ -313,41 +288,39 @@ class Controller:
             self.queue.forget(key)
             self.queue.add_after(key, error.requeue_after)
         elif error is not None:
-            retry_interval: Callable[[Obj], float] | None = getattr(self.reconciler, "retry_interval", None)
-            if retry_interval is not None:  # appliers retry at spec.retryInterval, as Flux's do
-                self.queue.add_after(key, retry_interval(ctx.obj))
+            retry_after = self.reconciler.retry_interval(ctx.obj)
+            if retry_after is not None:  # appliers retry at spec.retryInterval, as Flux's do
+                self.queue.add_after(key, retry_after)
             else:
                 self.queue.add_rate_limited(key)
         else:
             self.queue.forget(key)
             after = result.requeue_after
             if after is None:
-                after = self.jitter(self.interval_of(ctx.obj))
-            ctx.log.info("Reconciliation finished in %s, next run in %s", format_duration(seconds),
-                         format_duration(after))
-            if after > 0:
-                self.queue.add_after(key, after)
+                interval = self.interval_of(ctx.obj)
+                # no spec.interval (not a Flux kind): wait for the next watch event, as controller-runtime does
+                after = self.jitter(interval) if interval > 0 else None
+            if after is None:
+                ctx.log.info("Reconciliation finished in %s", format_duration(seconds))
             else:
-                self.queue.add(key)
+                ctx.log.info("Reconciliation finished in %s, next run in %s", format_duration(seconds),
+                             format_duration(after))
+                if after > 0:
+                    self.queue.add_after(key, after)
+                else:
+                    self.queue.add(key)
         if self.on_reconciled is not None:
             self.on_reconciled(key, outcome)
 
     @staticmethod
     def interval_of(obj: Obj) -> float:
-        try:
-            return parse_duration(str((obj.get("spec") or {}).get("interval") or "0s")).seconds
-        except DurationError:
-            return 0.0
+        return seconds_or((obj.get("spec") or {}).get("interval"), 0.0)
 
     # -- writes ------------------------------------------------------------------------------------
 
     async def write_status(self, obj: Obj) -> None:
         """Merge-patch the status subresource with the object's whole status."""
-        try:
-            await self.kube.patch_status(obj, obj.get("status") or {}, field_manager=self.field_manager)
-            self.status_writes += 1
-        except NotFound:
-            pass  # deleted meanwhile; nothing left to report on
+        await self.status_writer.write(obj)
 
     async def _add_finalizer(self, key: ObjectKey, ctx: ReconcileContext) -> bool:
         meta = ctx.obj["metadata"]
@@ -371,10 +344,8 @@ class Controller:
         meta = ctx.obj["metadata"]
         if FINALIZER not in (meta.get("finalizers") or []):
             return
-        finalize: Callable[[ReconcileContext], Awaitable[None]] | None = getattr(self.reconciler, "finalize", None)
         try:
-            if finalize is not None:
-                await finalize(ctx)
+            await self.reconciler.finalize(ctx)
             remaining = [f for f in meta.get("finalizers") or [] if f != FINALIZER]
             await self.kube.patch(
                 ctx.obj["apiVersion"], ctx.obj["kind"], key[1],

@@ -4,7 +4,8 @@ One Manager runs in each controller process (`headwater controller <name>`), or 
 in the demo's single process. Order of life:
 
 1. serve `/metrics` (`--metrics-addr`) and `/healthz` + `/readyz` (`--health-addr`);
-2. start every informer and wait until each has its first list (`/readyz` turns OK then);
+2. start every informer of the shared cache (`manager.cache`: one list + watch per kind, however many
+   controllers read it) and wait until each has its first list (`/readyz` turns OK then);
 3. with `--enable-leader-election`, campaign for the Lease `<controller>-leader-election` first
    (caches are already warm, so a new leader starts work at once); otherwise start right away;
 4. start the controllers' workers;
@@ -24,6 +25,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from headwater.runtime.cache import SharedCache
 from headwater.runtime.controller import Controller
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube.client import KubeClient
@@ -31,6 +33,9 @@ from headwater.runtime.leader import LeaderElector, LeadershipLost
 from headwater.runtime.metrics import DEFAULT as DEFAULT_METRICS
 from headwater.runtime.metrics import REGISTRY, FluxMetrics, make_health_app, make_metrics_app
 from headwater.runtime.options import ControllerOptions, parse_addr
+from headwater.runtime.reconciler import Reconciler
+from headwater.runtime.recorder import EventRecorder
+from headwater.runtime.watches import KindKey, Watch
 
 _log = logging.getLogger("headwater.manager")
 
@@ -59,6 +64,7 @@ class Manager:
         self.identity = identity
         self.controllers: list[Controller] = []
         self.informers: list[Informer] = []
+        self._cache: SharedCache | None = None
         self.leading = asyncio.Event()
         self.addresses: dict[str, tuple[str, int]] = {}
         self._runners: list[web.AppRunner] = []
@@ -70,6 +76,14 @@ class Manager:
         replica, leader or not."""
         self._extra_apps[label] = (address, app)
 
+    @property
+    def cache(self) -> SharedCache:
+        """The process's shared informers, scoped by `--watch-all-namespaces` and `--watch-label-selector`."""
+        if self._cache is None:
+            self._cache = SharedCache(self.kube, namespace=self.options.watch_namespace(),
+                                      label_selector=self.options.watch_label_selector or None)
+        return self._cache
+
     def add_informer(self, informer: Informer) -> Informer:
         if informer not in self.informers:
             self.informers.append(informer)
@@ -80,15 +94,51 @@ class Manager:
         self.add_informer(controller.informer)
         return controller
 
+    def new_controller(
+        self,
+        name: str,
+        reconciler: Reconciler,
+        *,
+        watches: tuple[Watch, ...] | list[Watch] = (),
+        options: ControllerOptions | None = None,
+        field_manager: str | None = None,
+        recorder: EventRecorder | None = None,
+    ) -> Controller:
+        """A Controller for the reconciler's kind on the shared cache, with its declared watches.
+
+        The reconciled kind and every watched kind come from `cache`, so two controllers watching the
+        same kind share one informer; indexes a watch reads are added to the reconciled kind's informer.
+        """
+        options = options or self.options
+        own = KindKey(reconciler.api_version, reconciler.kind)
+        primary = self.cache.informer_for(own)
+        for declared in watches:
+            if declared.index is not None:
+                self.cache.add_index(own, *declared.index)
+        manager_name = field_manager or name
+        controller = Controller(
+            name, self.kube, reconciler, primary, options=options, field_manager=manager_name,
+            recorder=recorder or EventRecorder(self.kube, manager_name, events_addr=options.events_addr),
+            metrics=self.metrics,
+        )
+        for declared in watches:
+            controller.watch(self.cache.informer_for(declared.kind), declared)
+        return self.add_controller(controller)
+
+    def _all_informers(self) -> list[Informer]:
+        shared = self._cache.informers if self._cache is not None else []
+        return [*shared, *(i for i in self.informers if i not in shared)]
+
     @property
     def ready(self) -> bool:
-        return all(i.synced for i in self.informers)
+        return all(i.synced for i in self._all_informers())
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run until `stop` is set (graceful) or leadership is lost (`LeadershipLost`)."""
         await self._serve()
         try:
-            self._informer_tasks = [asyncio.create_task(i.run(), name=f"informer-{i.kind}") for i in self.informers]
+            self._informer_tasks = [asyncio.create_task(i.run(), name=f"informer-{i.kind}")
+                                    for i in self._all_informers()]
             await self._wait_synced(stop)
             if stop.is_set():
                 return
@@ -148,7 +198,7 @@ class Manager:
             task.cancel()
 
     async def _all_synced(self) -> None:
-        await asyncio.gather(*(i.wait_synced() for i in self.informers))
+        await asyncio.gather(*(i.wait_synced() for i in self._all_informers()))
 
     async def _serve(self) -> None:
         apps: dict[str, tuple[str, web.Application]] = {

@@ -7,7 +7,8 @@ accept the same flags with the same spelling, defaults and value syntax: Go dura
 (``750ms``, ``15m``, ``1h30m``) and Go booleans (``--flag``, ``--flag=false``).
 
 :class:`ControllerOptions` holds the values (durations in seconds);
-:func:`add_controller_options` / :func:`controller_options` attach them to a click command and
+:func:`add_controller_options` attaches them to a click command (controller specs say which ones each
+controller has) and
 :meth:`ControllerOptions.from_params` collects them from the command's keyword arguments.
 """
 
@@ -16,22 +17,21 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Final, TypeVar
 
 import click
 
-from headwater.api.duration import Duration
-from headwater.api.duration import parse_duration as _parse_go_duration
+from headwater.api.duration import format_seconds, parse_seconds
 
 __all__ = [
     "ControllerOptions",
     "GoBool",
     "GoDuration",
     "add_controller_options",
-    "controller_options",
     "format_duration",
+    "go_option",
     "parse_addr",
     "parse_duration",
     "parse_feature_gates",
@@ -49,12 +49,12 @@ RUNTIME_NAMESPACE_ENV: Final = "RUNTIME_NAMESPACE"
 
 def parse_duration(text: str) -> float:
     """Parse a Go duration string (``"750ms"``, ``"1h30m"``, ``"-1.5s"``, ``"0"``) into seconds."""
-    return _parse_go_duration(text.strip()).seconds
+    return parse_seconds(text)
 
 
 def format_duration(seconds: float) -> str:
     """Format seconds the way Go prints a time.Duration (``15m0s``, ``750ms``, ``0s``)."""
-    return str(Duration.from_seconds(seconds))
+    return format_seconds(seconds)
 
 
 # --------------------------------------------------------------------------- other parsers
@@ -271,11 +271,25 @@ _HELP: Final = {
 }
 
 C = TypeVar("C", bound=click.Command)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
+
+
+def go_option(name: str, type_: click.ParamType[Any, Any] | type, default: Any, help_text: str) -> click.Option:
+    """One flag with Go's syntax: ``name`` ``storage_path`` is ``--storage-path``.
+
+    A :data:`GO_BOOL` flag is pflag's boolean: ``--flag`` means true, ``--flag=false`` sets it; a
+    :data:`GO_DURATION` default (seconds) is shown as Go prints it (``1m0s``).
+    """
+    if isinstance(type_, GoBool):
+        return click.Option([_flag(name), name], type=GO_BOOL, is_flag=False, flag_value="true",
+                            default="true" if default else "false", show_default=str(bool(default)).lower(),
+                            help=help_text)
+    shown = format_duration(default) if isinstance(type_, GoDuration) else default
+    return click.Option([_flag(name), name], type=type_, default=default,
+                        show_default=str(shown) if shown != "" else False, help=help_text)
 
 
 def _build_params(
@@ -292,30 +306,10 @@ def _build_params(
     params: list[click.Parameter] = []
 
     def value(name: str, type_: click.ParamType[Any, Any] | type, default: Any) -> None:
-        shown = format_duration(default) if isinstance(type_, GoDuration) else default
-        params.append(
-            click.Option(
-                [_flag(name), name],
-                type=type_,
-                default=default,
-                show_default=str(shown) if shown != "" else False,
-                help=_HELP[name],
-            )
-        )
+        params.append(go_option(name, type_, default, _HELP[name]))
 
     def boolean(name: str, default: bool) -> None:
-        # Go-style boolean: "--flag" means true, "--flag=false" sets it explicitly.
-        params.append(
-            click.Option(
-                [_flag(name), name],
-                type=GO_BOOL,
-                is_flag=False,
-                flag_value="true",
-                default="true" if default else "false",
-                show_default=str(default).lower(),
-                help=_HELP[name],
-            )
-        )
+        params.append(go_option(name, GO_BOOL, default, _HELP[name]))
 
     value("concurrent", click.IntRange(min=1), concurrent)
     if requeue_dependency is not None:
@@ -388,21 +382,3 @@ def add_controller_options(
         if not existing.intersection(getattr(param, "opts", [])):
             command.params.append(param)
     return command
-
-
-def controller_options(**kwargs: Any) -> Callable[[F], F]:
-    """Decorator form of :func:`add_controller_options` for functions below ``@click.command``."""
-
-    def decorate(func: F) -> F:
-        holder = click.Command("holder")
-        add_controller_options(holder, **kwargs)
-        target: Any = func
-        # click.command collects __click_params__ in reverse declaration order
-        declared = getattr(target, "__click_params__", None)
-        if declared is None:
-            declared = []
-            target.__click_params__ = declared
-        declared.extend(reversed(holder.params))
-        return func
-
-    return decorate

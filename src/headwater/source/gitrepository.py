@@ -6,6 +6,10 @@ When the resolved revision is the stored artifact's, and nothing else that shape
 no archive, no status write. Otherwise it fetches exactly that ref (shallow), checks it out, verifies
 signatures when asked, copies included artifacts in, packs the tree reproducibly, stores it, and reports
 the new artifact in status and in a `NewArtifact` event, as Flux's source-controller does.
+
+The object and its includes are read through the API's typed views (`headwater.api.models.source`), so
+defaults (the 60 s timeout, the HEAD verification mode) are the API's; status is written into
+`ctx.status`, the dict the runtime sends.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from headwater.api.models.common import Artifact as ArtifactView
+from headwater.api.models.source import GitRepository, GitRepositoryInclude, GitRepositoryRef, GitRepositorySpec
+from headwater.api.validation import refuse_unreadable
 from headwater.artifact import revision as rev
 from headwater.artifact.fetch import extract_archive
 from headwater.artifact.ignore import tree_matcher
@@ -28,22 +35,22 @@ from headwater.runtime.events import EVENT_TYPE_NORMAL
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube import KubeClient, NotFound
 from headwater.runtime.metrics import REGISTRY
+from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError
 from headwater.source.git.auth import GitAuthError, ProxyConfig, auth_from_secret, proxy_from_secret, secret_values
 from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote, submodule_urls
 from headwater.source.git.transport import GitError, open_remote
 from headwater.source.git.verify import VerificationError, normalise_mode, verify
-from headwater.source.gitref import FetchPlan, GitRefError, InvalidSemverRangeError, resolve_ref
+from headwater.source.gitref import FetchPlan, GitRef, GitRefError, InvalidSemverRangeError, resolve_ref
 
 API_VERSION = "source.toolkit.fluxcd.io/v1"
 KIND = "GitRepository"
-DEFAULT_TIMEOUT = 60.0
 MAX_SUBMODULE_DEPTH = 5
 # On the served registry, so a controller process can be measured through /metrics.
 FETCHES = Counter("headwater_source_git_fetches", "Git fetches made (not ref listings)", registry=REGISTRY)
 
 
-class GitRepositoryReconciler:
+class GitRepositoryReconciler(Reconciler):
     api_version = API_VERSION
     kind = KIND
 
@@ -59,26 +66,29 @@ class GitRepositoryReconciler:
     # -- the reconcile -----------------------------------------------------------------------------
 
     async def reconcile(self, ctx: ReconcileContext) -> Result:
-        obj, spec, conds, gen = ctx.obj, ctx.obj["spec"], ctx.conditions, ctx.generation
-        namespace = obj["metadata"]["namespace"]
-        url = str(spec["url"])
-        timeout = _seconds(spec.get("timeout"), DEFAULT_TIMEOUT)
+        with refuse_unreadable(ctx.obj, TerminalError):  # a spec the views cannot read: Stalled, ValidationFailed
+            return await self._reconcile(ctx, GitRepository(ctx.obj))
+
+    async def _reconcile(self, ctx: ReconcileContext, repo: GitRepository) -> Result:
+        spec, namespace = repo.spec, repo.namespace
+        url, timeout = spec.url, spec.timeout.seconds  # read first: an unreadable object is refused before any work
+        conds, gen = ctx.conditions, ctx.generation
         auth = await self._auth(namespace, spec, url)
         proxy = await self._proxy(namespace, spec)
 
         try:
             refs = await asyncio.wait_for(asyncio.to_thread(self._ls_remote, url, auth, proxy, timeout), timeout)
-            plan = resolve_ref(refs, spec.get("ref"))
+            plan = resolve_ref(refs, _git_ref(spec.ref))
         except InvalidSemverRangeError as err:
             raise TerminalError("GitOperationFailed", str(err)) from err
         except (GitError, GitRefError, TimeoutError) as err:
             raise self._fetch_failed(ctx, err) from err
-        includes = self._includes(ctx)
+        includes = self._includes(ctx, repo)
         shaping = _shaping_inputs(spec, includes)
 
-        artifact = (obj.get("status") or {}).get("artifact")
-        if artifact and rev.same_revision(artifact.get("revision"), plan.revision) \
-                and self.store.exists(Artifact.from_dict(artifact)) and _observed_shaping(obj["status"]) == shaping:
+        artifact = repo.status.artifact
+        if artifact is not None and rev.same_revision(artifact.revision, plan.revision) \
+                and self.store.exists(Artifact.from_dict(artifact.raw)) and _observed_shaping(ctx.status) == shaping:
             self._mark_stored(ctx, plan.revision)
             return Result()
 
@@ -91,17 +101,16 @@ class GitRepositoryReconciler:
             try:
                 commit = await asyncio.wait_for(
                     asyncio.to_thread(self._fetch, url, auth, proxy, timeout, plan, checkout, Path(tmp, "repo"),
-                                      spec.get("sparseCheckout"), bool(spec.get("recurseSubmodules"))),
+                                      spec.sparse_checkout or None, spec.recurse_submodules),
                     timeout)
             except (GitError, TimeoutError) as err:
                 raise self._fetch_failed(ctx, err) from err
-            await self._verify(ctx, commit)
+            await self._verify(ctx, repo, commit)
             for include, source in includes:
                 await asyncio.to_thread(self._copy_include, include, source, checkout)
-            ref = ObjectRef(KIND, namespace, obj["metadata"]["name"])
+            ref = ObjectRef(KIND, namespace, repo.name)
             async with self.store.lock(ref):
-                stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout,
-                                                 spec.get("ignore"))
+                stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout, spec.ignore)
         status = ctx.status
         status["artifact"] = stored.to_dict()
         status.pop("url", None)  # GitRepository v1 has no status.url (Flux removed the latest link)
@@ -117,8 +126,8 @@ class GitRepositoryReconciler:
         return Result()
 
     async def finalize(self, ctx: ReconcileContext) -> None:
-        meta = ctx.obj["metadata"]
-        ref = ObjectRef(KIND, meta["namespace"], meta["name"])
+        repo = GitRepository(ctx.obj)
+        ref = ObjectRef(KIND, repo.namespace, repo.name)
         async with self.store.lock(ref):
             await asyncio.to_thread(self.store.remove_all, ref)
 
@@ -178,16 +187,15 @@ class GitRepositoryReconciler:
             tip = refs.get("HEAD") or next((sha for name, sha in refs.items() if name.startswith("refs/heads/")), "")
         return fetch_checkout(remote, tip, plan.commit, checkout, workdir, shallow=False, sparse=sparse)
 
-    async def _verify(self, ctx: ReconcileContext, commit: CommitInfo) -> None:
-        spec, conds, gen = ctx.obj["spec"], ctx.conditions, ctx.generation
-        verification = spec.get("verify")
-        if not verification:
+    async def _verify(self, ctx: ReconcileContext, repo: GitRepository, commit: CommitInfo) -> None:
+        conds, gen = ctx.conditions, ctx.generation
+        verification = repo.spec.verify
+        if verification is None:
             cond.delete(conds, cond.SOURCE_VERIFIED_CONDITION)
             ctx.status.pop("sourceVerificationMode", None)
             return
-        mode = normalise_mode(verification.get("mode"))
-        secret = await self._secret(ctx.obj["metadata"]["namespace"], verification["secretRef"]["name"],
-                                    "verification", "VerificationError")
+        mode = normalise_mode(verification.mode)
+        secret = await self._secret(repo.namespace, verification.secret_ref.name, "verification", "VerificationError")
         try:
             checked = await asyncio.to_thread(verify, commit, mode, secret_values(secret))
         except VerificationError as err:
@@ -197,29 +205,30 @@ class GitRepositoryReconciler:
         cond.mark_true(conds, cond.SOURCE_VERIFIED_CONDITION, "Succeeded", message, generation=gen)
         ctx.status["sourceVerificationMode"] = mode
 
-    def _includes(self, ctx: ReconcileContext) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        namespace, conds = ctx.obj["metadata"]["namespace"], ctx.conditions
+    def _includes(self, ctx: ReconcileContext, repo: GitRepository) -> list[tuple[GitRepositoryInclude, ArtifactView]]:
+        """Each `spec.include` with the artifact of the GitRepository it names (all must have one)."""
+        namespace, conds = repo.namespace, ctx.conditions
         found = []
-        for include in ctx.obj["spec"].get("include") or []:
-            name = include["repository"]["name"]
-            source = self.informer.get((namespace, name))
-            artifact = ((source or {}).get("status") or {}).get("artifact")
-            if source is None or not artifact:
+        for include in repo.spec.include:
+            name = include.repository.name
+            cached = self.informer.get((namespace, name))
+            artifact = None if cached is None else GitRepository(cached).status.artifact
+            if artifact is None:
                 message = f"could not get include '{namespace}/{name}': " + (
-                    "GitRepository not found" if source is None else "it has no artifact yet")
+                    "GitRepository not found" if cached is None else "it has no artifact yet")
                 cond.mark_true(conds, cond.INCLUDE_UNAVAILABLE_CONDITION, "NoSourceArtifact", message,
                                generation=ctx.generation)
                 raise ReconcileError("NoSourceArtifact", message)
-            found.append((include, source))
+            found.append((include, artifact))
         cond.delete(conds, cond.INCLUDE_UNAVAILABLE_CONDITION)
         return found
 
-    def _copy_include(self, include: dict[str, Any], source: dict[str, Any], checkout: Path) -> None:
-        to_path = (include.get("toPath") or include["repository"]["name"]).strip("/")
-        from_path = (include.get("fromPath") or "").strip("/")
+    def _copy_include(self, include: GitRepositoryInclude, source: ArtifactView, checkout: Path) -> None:
+        to_path = include.destination().strip("/")
+        from_path = (include.from_path or "").strip("/")
         target = _inside(checkout, to_path)
         with tempfile.TemporaryDirectory(prefix="hw-include-") as tmp:
-            artifact = Artifact.from_dict(source["status"]["artifact"])
+            artifact = Artifact.from_dict(source.raw)
             extracted = Path(tmp, "content")
             with self.store.local_path(artifact.path).open("rb") as archive:
                 extract_archive(archive, extracted)
@@ -251,39 +260,40 @@ class GitRepositoryReconciler:
         except NotFound as err:
             raise ReconcileError(reason, f"failed to get {purpose} secret '{namespace}/{name}': not found") from err
 
-    async def _auth(self, namespace: str, spec: dict[str, Any], url: str) -> Any:
+    async def _auth(self, namespace: str, spec: GitRepositorySpec, url: str) -> Any:
         secret = None
-        if spec.get("secretRef"):
-            secret = await self._secret(namespace, spec["secretRef"]["name"], "auth", "AuthenticationFailed")
+        if spec.secret_ref is not None:
+            secret = await self._secret(namespace, spec.secret_ref.name, "auth", "AuthenticationFailed")
         try:
             return auth_from_secret(url, secret)
         except GitAuthError as err:
             raise TerminalError("AuthenticationFailed", str(err)) from err
 
-    async def _proxy(self, namespace: str, spec: dict[str, Any]) -> ProxyConfig | None:
-        if not spec.get("proxySecretRef"):
+    async def _proxy(self, namespace: str, spec: GitRepositorySpec) -> ProxyConfig | None:
+        if spec.proxy_secret_ref is None:
             return None
-        secret = await self._secret(namespace, spec["proxySecretRef"]["name"], "proxy", "AuthenticationFailed")
+        secret = await self._secret(namespace, spec.proxy_secret_ref.name, "proxy", "AuthenticationFailed")
         try:
             return proxy_from_secret(secret)
         except GitAuthError as err:
             raise TerminalError("AuthenticationFailed", str(err)) from err
 
 
-def _shaping_inputs(spec: dict[str, Any], includes: list[tuple[dict[str, Any], dict[str, Any]]]) -> dict[str, Any]:
+def _shaping_inputs(spec: GitRepositorySpec, includes: list[tuple[GitRepositoryInclude, ArtifactView]]
+                    ) -> dict[str, Any]:
     """Everything besides the commit that decides the artifact's content, as Flux records it in status."""
     shaping: dict[str, Any] = {}
-    if spec.get("ignore") is not None:
-        shaping["observedIgnore"] = spec["ignore"]
-    if spec.get("recurseSubmodules"):
+    if spec.ignore is not None:
+        shaping["observedIgnore"] = spec.ignore
+    if spec.recurse_submodules:
         shaping["observedRecurseSubmodules"] = True
-    if spec.get("include"):
-        shaping["observedInclude"] = spec["include"]
-        shaping["includedArtifacts"] = [src["status"]["artifact"] for _, src in includes]
-    if spec.get("sparseCheckout"):
-        shaping["observedSparseCheckout"] = spec["sparseCheckout"]
-    if spec.get("verify"):
-        shaping["sourceVerificationMode"] = normalise_mode(spec["verify"].get("mode"))
+    if includes:
+        shaping["observedInclude"] = [include.raw for include, _ in includes]
+        shaping["includedArtifacts"] = [artifact.raw for _, artifact in includes]
+    if spec.sparse_checkout:
+        shaping["observedSparseCheckout"] = spec.sparse_checkout
+    if spec.verify is not None:
+        shaping["sourceVerificationMode"] = normalise_mode(spec.verify.mode)
     return shaping
 
 
@@ -302,11 +312,9 @@ def _inside(root: Path, relative: str) -> Path:
     return target
 
 
-def _seconds(text: Any, default: float) -> float:
-    from headwater.api.duration import DurationError, parse_duration
-
-    try:
-        return parse_duration(str(text)).seconds if text else default
-    except DurationError:
-        return default
+def _git_ref(ref: GitRepositoryRef | None) -> GitRef | None:
+    """`spec.ref` for the resolver (unset fields empty; no ref: the default branch)."""
+    if ref is None:
+        return None
+    return GitRef(ref.branch or "", ref.tag or "", ref.semver or "", ref.name or "", ref.commit or "")
 

@@ -14,10 +14,17 @@ from headwater.api.duration import (
     SECOND,
     Duration,
     DurationError,
+    NonPositiveDurationError,
     format_compact,
     format_go,
+    format_human,
+    format_seconds,
     is_flux_duration,
     parse_duration,
+    parse_positive,
+    parse_seconds,
+    seconds_or,
+    stored_form,
 )
 
 pytestmark = pytest.mark.unit
@@ -202,3 +209,68 @@ def test_out_of_range_construction() -> None:
         Duration(1 << 63)
     with pytest.raises(DurationError):
         Duration(1 << 62) * 2
+
+
+# -- the shared helpers ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("750ms", 0.75), (" 1h30m ", 5400.0), ("-1.5s", -1.5), ("0", 0.0), ("15m", 900.0)],
+)
+def test_parse_seconds_reads_flag_values(text: str, seconds: float) -> None:
+    assert parse_seconds(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "stored", "error"),
+    [
+        ("1m", "1m0s", None),
+        (" 90s", "1m30s", None),
+        ("1h", "1h0m0s", None),
+        ("500ms", "500ms", None),
+        ("0s", None, NonPositiveDurationError),
+        ("-1m", None, NonPositiveDurationError),
+        ("1x", None, DurationError),
+        ("", None, DurationError),
+    ],
+)
+def test_positive_durations_and_their_stored_form(text: str, stored: str | None, error: type[Exception] | None) -> None:
+    if error is None:
+        assert stored_form(text) == stored
+        assert parse_positive(text) == Duration.parse(stored or "")
+        return
+    with pytest.raises(error):
+        stored_form(text)
+    with pytest.raises(error):
+        parse_positive(text)
+
+
+def test_a_non_positive_duration_says_so() -> None:
+    with pytest.raises(DurationError, match=r"^must be positive, got '0s'$"):
+        parse_positive("0s")
+
+
+@pytest.mark.parametrize(
+    ("value", "default", "seconds"),
+    [("1m", 5.0, 60.0), (None, 5.0, 5.0), ("", 5.0, 5.0), ("bogus", 5.0, 5.0), (0, 7.0, 7.0), ("2h", 0.0, 7200.0)],
+)
+def test_seconds_or_falls_back_on_unset_or_invalid(value: object, default: float, seconds: float) -> None:
+    assert seconds_or(value, default) == seconds
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0s"), (4.25, "4.25s"), (30, "30s"), (330, "5m30s"), (3600, "1h0m0s"), (0.0005, "500µs"), (-3, "-3s")],
+)
+def test_format_seconds_is_go(seconds: float, text: str) -> None:
+    assert format_seconds(seconds) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(-2, "<invalid>"), (59.9, "59s"), (121, "2m1s"), (540, "9m"), (7260, "121m"), (5 * 3600 + 60, "5h1m"),
+     (30 * 3600, "30h"), (2 * 86400, "2d"), (400 * 86400, "400d"), (3 * 365 * 86400 + 86400, "3y1d")],
+)
+def test_format_human_is_kubectl_age(seconds: float, text: str) -> None:
+    assert format_human(seconds) == text

@@ -143,6 +143,46 @@ def test_kustomization_runtime_defaults() -> None:
     assert ks.spec.source_ref.namespace_or(ks.namespace) == "flux-system"
 
 
+@pytest.mark.parametrize(
+    ("spec", "timeout", "retry"),
+    [
+        ({"interval": "10m"}, "9m30s", "10m"),  # timeout: interval - 30s; retry: the interval
+        ({"interval": "10m", "timeout": "2m", "retryInterval": "1m"}, "2m", "1m"),
+        ({"interval": "10m", "timeout": "4s"}, "30s", "10m"),  # Flux's GetTimeout floors a set timeout too
+        ({"interval": "45s"}, "30s", "45s"),  # never below 30s
+        ({"interval": "1h", "timeout": "30s"}, "30s", "1h"),
+    ],
+)
+def test_kustomization_timeout_and_retry_interval_follow_flux(spec: dict[str, Any], timeout: str, retry: str) -> None:
+    ks = Kustomization({"metadata": {"name": "a", "namespace": "b"}, "spec": {"prune": True, **spec}})
+    assert ks.get_timeout() == Duration.parse(timeout)
+    assert ks.get_retry_interval() == Duration.parse(retry)
+
+
+@pytest.mark.parametrize(
+    ("source_ref", "key"),
+    [
+        ({"kind": "GitRepository", "name": "repo"}, "GitRepository/apps/repo"),
+        ({"kind": "OCIRepository", "name": "oci", "namespace": "flux-system"}, "OCIRepository/flux-system/oci"),
+    ],
+)
+def test_kustomization_source_key(source_ref: dict[str, str], key: str) -> None:
+    ks = Kustomization({"metadata": {"name": "a", "namespace": "apps"}, "spec": {"sourceRef": source_ref}})
+    assert ks.source_key() == key
+
+
+def test_any_source_is_read_by_its_artifact() -> None:
+    from headwater.api.models import ArtifactSource
+
+    artifact = {"path": "p", "url": "http://x/p", "revision": "main@sha1:1", "digest": "sha256:2",
+                "lastUpdateTime": "2024-01-01T00:00:00Z"}
+    for kind in ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact"):
+        source = ArtifactSource({"kind": kind, "status": {"artifact": artifact}})
+        assert source.status.artifact is not None
+        assert source.status.artifact.revision == "main@sha1:1"
+    assert ArtifactSource({"kind": "GitRepository"}).status.artifact is None
+
+
 def test_helmrelease_runtime_defaults() -> None:
     release = HelmRelease(example("helmrelease/cert-manager"))
     spec = release.spec

@@ -363,3 +363,47 @@ def test_validate_value_with_custom_schema() -> None:
         FieldError("root.name", "Too long", "may not be longer than 3")
     ]
     assert validate_value(schema, [], "") == [FieldError("", "Invalid value", "[]: must be of type object")]
+
+
+class Refused(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _read_kustomization(document: dict[str, Any]) -> None:
+    from headwater.api.models import Kustomization
+
+    ks = Kustomization(document)
+    assert ks.spec.interval
+    assert ks.get_timeout()
+    assert ks.spec.source_ref.name
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (delete("spec.interval"), "invalid object: spec.interval: Required value"),
+        (delete("spec.sourceRef.name"), "invalid object: spec.sourceRef.name: Required value"),
+        (put("spec.timeout", "soon"), "invalid object: spec.timeout: Invalid value: \"soon\": should match"),
+    ],
+)
+def test_an_unreadable_object_is_refused_with_every_violation(mutate: Mutation, message: str) -> None:
+    from headwater.api.validation import VALIDATION_FAILED_REASON, refuse_unreadable
+
+    document = example("kustomization/podinfo")
+    mutate(document)
+    with pytest.raises(Refused) as refused, refuse_unreadable(document, Refused):
+        _read_kustomization(document)
+    assert refused.value.reason == VALIDATION_FAILED_REASON == "ValidationFailed"
+    assert str(refused.value).startswith(message)
+
+
+def test_a_readable_object_passes_and_other_errors_are_not_touched() -> None:
+    from headwater.api.validation import refuse_unreadable
+
+    document = example("kustomization/podinfo")
+    with refuse_unreadable(document, Refused):
+        _read_kustomization(document)
+    with pytest.raises(KeyError, match="other"), refuse_unreadable(document, Refused):
+        raise KeyError("other")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from headwater.apply import cel_health
+from headwater.api.cel import compile_expression
 from headwater.apply.cel_health import (
     INVALID_CEL_EXPRESSION_REASON,
     CustomHealthChecks,
@@ -22,6 +22,7 @@ from headwater.apply.cel_health import (
 )
 from headwater.apply.health import CURRENT, IN_PROGRESS, UNKNOWN, Status, compute_status
 from headwater.runtime.result import TerminalError, is_terminal
+from tests.unit.api.cel_table import CelCase, cases_for
 
 pytestmark = pytest.mark.unit
 
@@ -124,9 +125,9 @@ def test_duplicate_group_kind_is_ignored_without_compiling() -> None:
 def test_expressions_are_compiled_once_per_text() -> None:
     text = "status.phase == 'Cached' && metadata.name != ''"
     first = compile_health_checks([{"apiVersion": "example.com/v1", "kind": "Database", "current": text}])
-    hits = cel_health._compile.cache_info().hits
+    hits = compile_expression.cache_info().hits
     second = compile_health_checks([{"apiVersion": "other.io/v1", "kind": "Thing", "current": text}])
-    assert cel_health._compile.cache_info().hits == hits + 1
+    assert compile_expression.cache_info().hits == hits + 1
     assert first.read(_database({"phase": "Cached"})) == Status(CURRENT)
     assert second.read(
         {"apiVersion": "other.io/v1", "kind": "Thing", "metadata": {"name": "x"}, "status": {"phase": "Cached"}}
@@ -195,3 +196,27 @@ def test_expressions_see_all_top_level_fields() -> None:
     assert compute_status(configmap, custom=checks) == Status(CURRENT)
     configmap["data"] = {}
     assert compute_status(configmap, custom=checks) == Status(IN_PROGRESS)
+
+
+CASE_API = "example.com/v1"
+
+
+@pytest.mark.parametrize("case", cases_for())
+def test_the_shared_cel_table_as_health(case: CelCase) -> None:
+    """Each expression of the engine's table as `current`, the variables being the object's fields."""
+    entry = {"apiVersion": CASE_API, "kind": "Case", "current": case.expr}
+    if case.error == "syntax":
+        with pytest.raises(InvalidCELExpression) as raised:
+            compile_health_checks([entry])
+        assert raised.value.message.startswith("failed to create custom status evaluator for healthchecks[0]: "
+                                               f"failed to parse the expression Current: "
+                                               f"failed to parse the CEL expression '{case.expr}': ")
+        return
+    status = compile_health_checks([entry]).read({"apiVersion": CASE_API, "kind": "Case", **case.vars})
+    assert status is not None
+    if case.error is None and isinstance(case.value, bool):
+        assert status == Status(CURRENT if case.value else IN_PROGRESS)
+    else:  # an evaluation error, or not a boolean: Unknown, and the wait goes on
+        assert status.status == UNKNOWN
+        assert status.error is not None
+        assert case.message in status.error

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from headwater.api.models.kustomize import KustomizationSpec
 from headwater.kustomize.build import BuildCache, BuildError, Built, build, build_key, generate_kustomization
 
 pytestmark = pytest.mark.unit
@@ -47,7 +48,7 @@ def test_generated_kustomization_lists_manifests_and_nested_kustomizations(tmp_p
         "apps/nested/ignored.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: not-listed}\n",
     })
     assert generate_kustomization(tmp_path / "apps")["resources"] == ["nested", "web.yaml"]
-    assert names(build(tmp_path, {"path": "apps"})) == ["ConfigMap//cfg", "Deployment//web"]
+    assert names(build(tmp_path, KustomizationSpec({"path": "apps"}))) == ["ConfigMap//cfg", "Deployment//web"]
 
 
 def test_overlay_fields_are_applied(tmp_path: Path) -> None:
@@ -57,7 +58,7 @@ def test_overlay_fields_are_applied(tmp_path: Path) -> None:
             "images": [{"name": "nginx", "newTag": "2.0"}],
             "patches": [{"patch": "- op: replace\n  path: /spec/replicas\n  value: 3\n",
                          "target": {"kind": "Deployment"}}]}
-    [built] = build(tmp_path, spec)
+    [built] = build(tmp_path, KustomizationSpec(spec))
     deployment = built.obj
     assert deployment["metadata"]["name"] == "a-web-z"
     assert deployment["metadata"]["namespace"] == "prod"
@@ -90,7 +91,7 @@ def test_bad_input_names_the_file_or_field(tmp_path: Path, files: dict[str, str]
     tree(tmp_path / "root", files)
     no_remote = bool(spec.pop("_remote", False))
     with pytest.raises(BuildError) as failure:
-        build(tmp_path / "root", spec, no_remote_bases=no_remote)
+        build(tmp_path / "root", KustomizationSpec(spec), no_remote_bases=no_remote)
     assert message in str(failure.value)
     assert str(tmp_path) not in str(failure.value), "messages must not show the controller's temp paths"
 
@@ -99,7 +100,7 @@ def test_missing_components_can_be_ignored(tmp_path: Path) -> None:
     tree(tmp_path, {"web.yaml": DEPLOYMENT, "comp/kustomization.yaml":
                     "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\ncommonAnnotations: {c: '1'}\n"})
     spec = {"components": ["comp", "absent"], "ignoreMissingComponents": True}
-    [built] = build(tmp_path, spec)
+    [built] = build(tmp_path, KustomizationSpec(spec))
     deployment = built.obj
     assert deployment["metadata"]["annotations"] == {"c": "1"}
     written = yaml.safe_load((tmp_path / "kustomization.yaml").read_text())
@@ -109,17 +110,41 @@ def test_missing_components_can_be_ignored(tmp_path: Path) -> None:
 
 def test_yaml_1_1_booleans_stay_strings(tmp_path: Path) -> None:
     tree(tmp_path, {"web.yaml": DEPLOYMENT})
-    [built] = build(tmp_path, {"commonMetadata": {"annotations": {"a": "y", "b": "on", "c": "no"}}})
+    [built] = build(tmp_path, KustomizationSpec({"commonMetadata": {"annotations": {"a": "y", "b": "on", "c": "no"}}}))
     deployment = built.obj
     assert deployment["metadata"]["annotations"] == {"a": "y", "b": "on", "c": "no"}
 
 
-def test_build_key_changes_with_every_shaping_input_and_cache_hits() -> None:
-    base = {"path": "./apps", "interval": "1m"}
+BASE_SPEC: dict[str, Any] = {"path": "./apps", "interval": "1m", "prune": True}
+
+
+@pytest.mark.parametrize(
+    ("change", "shapes"),
+    [
+        ({"interval": "5m"}, False),
+        ({"prune": False}, False),
+        ({"timeout": "2m", "wait": True, "force": True}, False),
+        ({"path": "./other"}, True),
+        ({"targetNamespace": "t"}, True),
+        ({"namePrefix": "x-"}, True),
+        ({"nameSuffix": "-x"}, True),
+        ({"commonMetadata": {"labels": {"a": "b"}}}, True),
+        ({"patches": [{"patch": "{}"}]}, True),
+        ({"images": [{"name": "nginx", "newTag": "2"}]}, True),
+        ({"components": ["c"]}, True),
+        ({"ignoreMissingComponents": True}, True),
+        ({"ignoreMissingComponents": False}, False),  # the API's default: the same build
+    ],
+)
+def test_build_key_changes_with_every_shaping_input(change: dict[str, Any], shapes: bool) -> None:
+    key = build_key("sha256:aa", KustomizationSpec(BASE_SPEC))
+    assert (build_key("sha256:aa", KustomizationSpec({**BASE_SPEC, **change})) != key) is shapes
+
+
+def test_build_key_covers_the_artifact_and_extra_inputs_and_cache_hits() -> None:
+    base = KustomizationSpec(BASE_SPEC)
     key = build_key("sha256:aa", base)
-    assert build_key("sha256:aa", {**base, "interval": "5m"}) == key, "interval does not shape the build"
     assert build_key("sha256:bb", base) != key
-    assert build_key("sha256:aa", {**base, "namePrefix": "x-"}) != key
     assert build_key("sha256:aa", base, extra={"VAR": "1"}) != key
     cache = BuildCache()
     built = [Built({"kind": "A"}, "kind: A\n")]
@@ -149,5 +174,5 @@ def test_files_elsewhere_in_the_artifact_can_be_used_as_in_flux(tmp_path: Path) 
         "overlay/kustomization.yaml": "resources: [../base/web.yaml]\n"
                                       "patches: [{path: ../patches/replicas.yaml, target: {kind: Deployment}}]\n",
     })
-    [built] = build(tmp_path, {"path": "overlay"})
+    [built] = build(tmp_path, KustomizationSpec({"path": "overlay"}))
     assert built.obj["spec"]["replicas"] == 5

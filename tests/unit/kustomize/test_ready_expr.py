@@ -1,4 +1,4 @@
-"""`dependsOn[].readyExpr` evaluation with `self` and `dep`."""
+"""`dependsOn[].readyExpr` evaluation with `self` and `dep`: the shared CEL table, as readiness."""
 
 from __future__ import annotations
 
@@ -8,33 +8,20 @@ import pytest
 
 from headwater.kustomize.ready_expr import evaluate_ready_expr
 from headwater.runtime.result import TerminalError
+from tests.unit.api.cel_table import CelCase, cases_for
 
 pytestmark = pytest.mark.unit
 
-SELF: dict[str, Any] = {"metadata": {"name": "apps", "labels": {"tier": "web"}}}
-DEP: dict[str, Any] = {"metadata": {"name": "infra", "generation": 2},
-                       "status": {"observedGeneration": 2, "lastAppliedRevision": "main@sha1:abc",
-                                  "conditions": [{"type": "Ready", "status": "True"}]}}
 
-
-@pytest.mark.parametrize(
-    ("expression", "ready"),
-    [
-        ("dep.status.conditions.filter(c, c.type == 'Ready').all(c, c.status == 'True')", True),
-        ("dep.metadata.generation == dep.status.observedGeneration", True),
-        ("dep.status.lastAppliedRevision.startsWith('main@')", True),
-        ("self.metadata.labels.tier == 'web' && dep.metadata.name == 'infra'", True),
-        ("dep.metadata.name == 'other'", False),
-        ("dep.status.missing == 1", False),  # evaluation error: not ready
-        ("dep.metadata.name", False),  # not a boolean: not ready
-    ],
-)
-def test_ready_expressions(expression: str, ready: bool) -> None:
-    assert evaluate_ready_expr(expression, SELF, DEP) is ready
-
-
-def test_a_malformed_expression_is_terminal() -> None:
-    with pytest.raises(TerminalError) as error:
-        evaluate_ready_expr("dep.status ===", SELF, DEP)
-    assert error.value.reason == "InvalidCELExpression"
-    assert "dep.status ===" in str(error.value)
+@pytest.mark.parametrize("case", cases_for({"self", "dep"}))
+def test_the_shared_table_as_readiness(case: CelCase) -> None:
+    dependant: dict[str, Any] = case.vars.get("self", {})
+    dependency: dict[str, Any] = case.vars.get("dep", {})
+    if case.error == "syntax":  # a malformed expression stalls the dependant
+        with pytest.raises(TerminalError) as error:
+            evaluate_ready_expr(case.expr, dependant, dependency)
+        assert error.value.reason == "InvalidCELExpression"
+        assert error.value.message.startswith(f"failed to parse dependsOn readyExpr '{case.expr}': ")
+        return
+    # true is ready; false, an evaluation error or a value that is not a boolean is "not ready"
+    assert evaluate_ready_expr(case.expr, dependant, dependency) is case.is_true

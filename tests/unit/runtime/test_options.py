@@ -12,7 +12,6 @@ from click.testing import CliRunner
 from headwater.runtime.options import (
     ControllerOptions,
     add_controller_options,
-    controller_options,
     format_duration,
     parse_addr,
     parse_duration,
@@ -179,26 +178,6 @@ def test_existing_flags_are_not_duplicated() -> None:
     )
     add_controller_options(command)
     assert sum("--events-addr" in getattr(p, "opts", []) for p in command.params) == 1
-
-
-def test_decorator_form() -> None:
-    seen: list[ControllerOptions] = []
-
-    @click.command()
-    @click.option("--storage-path", default="/data")
-    @controller_options(concurrent=2)
-    def source_controller(storage_path: str, **params: Any) -> None:
-        seen.append(ControllerOptions.from_params(params))
-        assert storage_path == "/data"
-
-    result = CliRunner().invoke(source_controller, ["--concurrent=3", "--watch-all-namespaces=false"])
-    assert result.exit_code == 0, result.output
-    assert seen[0].concurrent == 3
-    assert seen[0].watch_all_namespaces is False
-    help_text = CliRunner().invoke(source_controller, ["--help"]).output
-    assert "--min-retry-delay" in help_text
-    assert "750ms" in help_text
-    assert "15m0s" in help_text
 
 
 def test_from_params_without_pop() -> None:

@@ -44,6 +44,7 @@ from headwater.api.models.kustomize import Kustomization
 from headwater.api.models.notification import Alert, Provider, Receiver
 from headwater.api.models.object import FluxObject
 from headwater.api.models.source import (
+    ArtifactSource,
     Bucket,
     ExternalArtifact,
     GitRepository,
@@ -95,6 +96,7 @@ __all__ = [
     "AccessFrom",
     "Alert",
     "Artifact",
+    "ArtifactSource",
     "Bucket",
     "CommonMetadata",
     "Condition",

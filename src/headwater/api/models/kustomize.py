@@ -138,3 +138,8 @@ class Kustomization(FluxObject):
     def get_retry_interval(self) -> Duration:
         """``spec.retryInterval``, else ``spec.interval``."""
         return self.spec.retry_interval or self.spec.interval
+
+    def source_key(self) -> str:
+        """``Kind/namespace/name`` of ``spec.sourceRef`` (the namespace defaults to the Kustomization's)."""
+        ref = self.spec.source_ref
+        return f"{ref.kind}/{ref.namespace_or(self.namespace)}/{ref.name}"

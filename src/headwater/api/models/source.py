@@ -36,6 +36,13 @@ class SourceStatus(ObjectStatus):
     artifact = child(Artifact)
 
 
+class ArtifactSource(FluxObject):
+    """Any kind that publishes ``status.artifact`` (GitRepository, OCIRepository, Bucket, HelmChart,
+    ExternalArtifact), seen the way a consumer reads its source: by its artifact, whatever its kind."""
+
+    status = child_always(SourceStatus)
+
+
 # -- GitRepository ----------------------------------------------------------------------
 class GitRepositoryRef(View):
     """Git reference; precedence: commit > name > semver > tag > branch."""
