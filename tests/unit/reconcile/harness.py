@@ -195,26 +195,24 @@ def harness_options(**overrides: Any) -> ControllerOptions:
 
 
 async def start_rig(controller: str, fake: FakeKube, *, options: ControllerOptions | None = None,
-                    storage: Path | None = None, storage_address: str = "", **settings: Any) -> Rig:
-    """THE factory: set up the named controller ("kustomize" or "source") over `fake`, informers synced.
+                    storage: Path | None = None, storage_address: str = "", **flags: Any) -> Rig:
+    """THE factory: install the named controller ("kustomize", "source") over `fake`, informers synced.
 
-    `settings` are the controller's own flags by their setup names (`no_remote_bases`, ...); `storage`
-    is the source controller's storage root, advertised as `storage_address`.
+    The controller is wired by its own spec (`ControllerSpec.install`), as `headwater controller <name>`
+    does; `flags` are its own flags by field name (`no_remote_bases`, ...); `storage` is the source
+    controller's storage root, advertised as `storage_address`.
     """
-    from headwater.kustomize.controller import setup as kustomize_setup
-    from headwater.source.controller import setup as source_setup
+    from headwater.controllers import discover
 
+    spec = discover()[controller]
+    if controller == "source":
+        flags = {"storage_path": str(storage), "storage_adv_addr": storage_address, **flags}
     options = options or harness_options()
-    manager = Manager(controller, fake, options)
-    if controller == "kustomize":
-        await kustomize_setup(manager, fake, options, settings)
-    elif controller == "source":
-        settings = {"storage_path": str(storage), "storage_adv_addr": storage_address, **settings}
-        await source_setup(manager, fake, options, settings)
-    else:
-        raise ValueError(f"no controller {controller!r} in the harness")
+    manager = Manager(spec.process_name, fake, options)
+    await spec.install(manager, options, spec.flags(**flags))
     (running,) = manager.controllers
-    return await rig_of(fake, running, manager.informers)
+    informers = [*manager.cache.informers, *(i for i in manager.informers if i not in manager.cache.informers)]
+    return await rig_of(fake, running, informers)
 
 
 async def rig_of(fake: FakeKube, controller: Controller, informers: list[Informer]) -> Rig:

@@ -23,6 +23,7 @@ from headwater.runtime.informer import Informer, WatchEvent
 from headwater.runtime.kube import Conflict
 from headwater.runtime.metrics import FluxMetrics
 from headwater.runtime.options import ControllerOptions
+from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.recorder import EventRecorder
 from headwater.runtime.result import ReconcileError, Result, TerminalError, WaitingError
 from headwater.testing.fakekube import FakeKube
@@ -49,7 +50,7 @@ class Do:
     after: float | None = None  # ok: Result(requeue_after); wait: the delay asked for
 
 
-class Scripted:
+class Scripted(Reconciler):
     """Does `script[n]` in its n-th run (the last entry from then on)."""
 
     api_version = API
@@ -98,7 +99,7 @@ class Scripted:
 class ScriptedRetrying(Scripted):
     """An applier-style reconciler: failures are retried at a fixed interval, not with backoff."""
 
-    def retry_interval(self, obj: Obj) -> float:
+    def retry_interval(self, obj: Obj) -> float | None:
         return 42.0
 
 
