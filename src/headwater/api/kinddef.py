@@ -128,6 +128,26 @@ class KindDef:
         return f"{self.kind}List"
 
     @property
+    def names(self) -> tuple[str, ...]:
+        """Every name kubectl accepts for the kind: singular, plural and short names (lower case)."""
+        return (self.singular, self.plural, *self.short_names)
+
+    @property
+    def is_source(self) -> bool:
+        """Whether the kind is a Flux source (the source API group: GitRepository, OCIRepository, …)."""
+        return self.group.partition(".")[0] == "source"
+
+    @property
+    def suspendable(self) -> bool:
+        """Whether its spec has ``suspend`` (so ``suspend``/``resume`` apply)."""
+        return "suspend" in self.spec.properties
+
+    @property
+    def reconcilable(self) -> bool:
+        """Whether its controller answers a reconcile request (status ``lastHandledReconcileAt``)."""
+        return self.status is not None and "lastHandledReconcileAt" in self.status.properties
+
+    @property
     def crd_name(self) -> str:
         return f"{self.plural}.{self.group}"
 

@@ -41,6 +41,7 @@ _BY_API_VERSION: Final[dict[tuple[str, str], KindDef]] = {
     (api_version, kind.kind): kind for kind in ALL_KINDS for api_version in kind.api_versions()
 }
 _BY_KIND: Final[dict[str, KindDef]] = {kind.kind: kind for kind in ALL_KINDS}
+_BY_CLI_NOUN: Final[dict[str, KindDef]] = {kind.cli_noun: kind for kind in ALL_KINDS if kind.cli_noun}
 
 
 def register(kind: KindDef) -> KindDef:
@@ -78,6 +79,46 @@ def kind_of(manifest: Mapping[str, Any]) -> KindDef | None:
     return _BY_API_VERSION.get((api_version, kind))
 
 
+def resolve(text: str) -> KindDef | None:
+    """The kind a kubectl-style resource name means, or ``None`` when it names no Flux kind.
+
+    Case-insensitive: the kind, its plural or a short name (``Kustomization``, ``kustomizations``,
+    ``ks``), optionally qualified as kubectl qualifies resources: ``<name>.<group>`` or
+    ``<name>.<version>.<group>`` (``ks.kustomize.toolkit.fluxcd.io``, ``gitrepo.v1.source.toolkit.fluxcd.io``).
+    """
+    name, _, qualifier = text.strip().lower().partition(".")
+    for kind in ALL_KINDS:
+        if name in kind.names and (not qualifier or qualifier == kind.group
+                                   or qualifier in (f"{version}.{kind.group}" for version in kind.served_versions)):
+            return kind
+    return None
+
+
+def by_cli_noun(noun: str) -> KindDef:
+    """The kind the CLI calls ``noun`` after a verb (``"source git"``, ``"kustomization"``); raises ``KeyError``."""
+    return _BY_CLI_NOUN[noun]
+
+
+def source_of(kind: KindDef, obj: Mapping[str, Any]) -> tuple[KindDef, str, str] | None:
+    """The source ``obj`` reads (its first reference to a source kind other than its own), as (kind, namespace, name).
+
+    A Kustomization's ``spec.sourceRef``, a HelmRelease's chart source or ``chartRef``, a HelmChart's
+    ``spec.sourceRef``; ``None`` when the object names none (or names a kind headwater does not know).
+    """
+    for reference in kind.references:
+        for ref_kind, namespace, name in reference.targets(obj):
+            target = _BY_KIND.get(ref_kind)
+            if target is not None and target.is_source and target is not kind:
+                return target, namespace, name
+    return None
+
+
+def reads_sources(kind: KindDef) -> bool:
+    """Whether objects of ``kind`` may name a source (see :func:`source_of`)."""
+    return any(_BY_KIND[name].is_source and name != kind.kind
+               for reference in kind.references for name in reference.kinds if name in _BY_KIND)
+
+
 def is_flux_group(api_version: str) -> bool:
     """Whether ``api_version`` belongs to one of the Flux API groups (any version)."""
     return api_version.partition("/")[0] in FLUX_GROUPS
@@ -101,9 +142,13 @@ __all__ = [
     "PROVIDER",
     "RECEIVER",
     "KindDef",
+    "by_cli_noun",
     "find_kind",
     "is_flux_group",
     "kind_named",
     "kind_of",
+    "reads_sources",
     "register",
+    "resolve",
+    "source_of",
 ]

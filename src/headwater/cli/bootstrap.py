@@ -23,9 +23,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from headwater.api.kinds import GIT_REPOSITORY, KUSTOMIZATION
 from headwater.cli.common import (
-    GIT_REPOSITORY,
-    KUSTOMIZATION,
     CliError,
     Options,
     cluster_options,
@@ -36,8 +35,10 @@ from headwater.cli.common import (
     run,
 )
 from headwater.cli.install import install_components, install_flags, make_install_options
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.install.gitrepo import Workspace
     from headwater.install.options import InstallOptions
     from headwater.install.sync import SyncOptions
@@ -196,7 +197,7 @@ class Repository:
         return redact(self.args.url)
 
 
-async def wait_ready(client: KubeClient, kind: Any, namespace: str, name: str, revision: str, token: str,
+async def wait_ready(client: KubeClient, kind: KindDef, namespace: str, name: str, revision: str, token: str,
                      deadline: float, timeout_text: str) -> None:
     """Wait until the object handled the reconcile request `token` and is Ready at `revision`."""
     log("◎", f"waiting for {kind.kind} \"{namespace}/{name}\" to be reconciled")
@@ -205,8 +206,7 @@ async def wait_ready(client: KubeClient, kind: Any, namespace: str, name: str, r
         obj = await client.get_or_none(kind.api_version, kind.kind, name, namespace)
         status = (obj or {}).get("status") or {}
         ready = condition(obj or {}, "Ready") or {}
-        at = (status.get("artifact") or {}).get("revision") if kind is GIT_REPOSITORY \
-            else status.get("lastAppliedRevision")
+        at = (status.get("artifact") or {}).get("revision") if kind.artifact else status.get("lastAppliedRevision")
         handled = status.get("lastHandledReconcileAt") == token
         if handled and ready.get("status") == "True" and at == revision:
             log("✔", f"{kind.kind} reconciled successfully")
@@ -309,15 +309,14 @@ async def run_bootstrap(client: KubeClient, opts: Options, install: InstallOptio
 @click.option("-u", "--username", default="git", show_default=True, help="The basic auth username.")
 @click.option("-p", "--password", default=None,
               help="The basic auth password (or bearer token, or the passphrase of --private-key-file).")
-@click.option("--with-bearer-token", is_flag=True, help="Use --password as a bearer token (HTTPS).")
+@bool_flag("--with-bearer-token", help="Use --password as a bearer token (HTTPS).")
 @click.option("--private-key-file", type=click.Path(dir_okay=False), default=None,
               help="The SSH private key for ssh:// URLs (also stored in the auth Secret).")
 @click.option("--interval", default="1m", show_default=True, help="The GitRepository's sync interval.")
 @click.option("--author-name", default="Flux", show_default=True, help="The author name of the commits.")
 @click.option("--author-email", default="", help="The author email of the commits.")
-@click.option("-s", "--silent", is_flag=True, help="Do not print the SSH host key or ask for confirmation.")
-@click.option("--allow-insecure-http", type=click.BOOL, default=False, is_flag=False, flag_value=True,
-              help="Allow a plain http:// URL (credentials sent unencrypted).")
+@bool_flag("-s", "--silent", help="Do not print the SSH host key or ask for confirmation.")
+@bool_flag("--allow-insecure-http", help="Allow a plain http:// URL (credentials sent unencrypted).")
 @click.option("--secret-name", default="flux-system", show_default=True, help="The name of the auth Secret.")
 @install_flags
 @cluster_options()

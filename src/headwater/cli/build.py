@@ -16,20 +16,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from headwater.cli.common import KUSTOMIZATION, CliError, Options, cluster_options, fail, make_options, run
-from headwater.cli.get import AliasGroup
+from headwater.api.kinds import KUSTOMIZATION
+from headwater.cli.common import CliError, Options, cluster_options, fail, make_options, run
 from headwater.cli.names import complete_names
+from headwater.cli.nouns import KindGroup, add_kind_leaf
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.kustomize.local import Request, Result
     from headwater.runtime.kube import KubeClient
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
-    """A repeatable, comma-separated option (cobra's StringSlice) as one tuple."""
-    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
 
 
 def source_options(func: F) -> F:
@@ -40,16 +37,15 @@ def source_options(func: F) -> F:
                      "the Kustomization's spec.path."),
         click.option("--kustomization-file", default="", metavar="FILE",
                      help="Path to the Flux Kustomization YAML file (used instead of the cluster's)."),
-        click.option("--ignore-paths", multiple=True, metavar="PATTERNS",
+        string_slice("--ignore-paths", metavar="PATTERNS",
                      help="Paths to leave out of a generated kustomization.yaml, in .gitignore format "
                      "(comma-separated, repeatable)."),
-        click.option("--strict-substitute", is_flag=True,
-                     help="Fail when a variable without a default is used but not defined."),
-        click.option("-r", "--recursive", is_flag=True, help="Also build the Kustomizations this one contains."),
-        click.option("--local-sources", multiple=True, metavar="KIND/NS/NAME=PATH",
+        bool_flag("--strict-substitute", help="Fail when a variable without a default is used but not defined."),
+        bool_flag("-r", "--recursive", help="Also build the Kustomizations this one contains."),
+        string_slice("--local-sources", metavar="KIND/NS/NAME=PATH",
                      help="Local checkouts of the sources of nested Kustomizations (comma-separated, repeatable)."),
-        click.option("--in-memory-build", is_flag=True,
-                     help="Accepted for compatibility: builds always run on a scratch copy, never in DIR."),
+        bool_flag("--in-memory-build",
+                  help="Accepted for compatibility: builds always run on a scratch copy, never in DIR."),
     ]):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]
@@ -78,7 +74,7 @@ def make_request(name: str | None, opts: Options, *, path: str, kustomization_fi
         raise CliError(str(err)) from err
     return Request(name=name, namespace=opts.namespace, path=Path(path).resolve(),
                    kustomization_file=Path(kustomization_file) if kustomization_file else None,
-                   ignore_paths=split_list(ignore_paths), dry_run=dry_run, strict_substitute=strict_substitute,
+                   ignore_paths=ignore_paths, dry_run=dry_run, strict_substitute=strict_substitute,
                    recursive=recursive, local_sources=sources, ignore_not_found=ignore_not_found,
                    timeout=opts.timeout)
 
@@ -110,18 +106,15 @@ def build_offline(request: Request) -> list[Result]:
         fail(f"build timed out after {request.timeout:g}s")
 
 
-@click.group(cls=AliasGroup)
+@click.group(cls=KindGroup)
 def build() -> None:
     """Build Flux resources locally."""
 
 
-build.aliases = {"ks": "kustomization"}
-
-
-@build.command("kustomization")
+@click.command()
 @click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
 @source_options
-@click.option("--dry-run", is_flag=True, help="Use only --kustomization-file: no cluster access (variables from "
+@bool_flag("--dry-run", help="Use only --kustomization-file: no cluster access (variables from "
               "substituteFrom are not substituted).")
 @cluster_options()
 def build_kustomization(name: str | None, path: str, kustomization_file: str, ignore_paths: tuple[str, ...],
@@ -159,3 +152,6 @@ def build_kustomization(name: str | None, path: str, kustomization_file: str, ig
     from headwater.kustomize.masking import mask_secret_values
 
     sys.stdout.write(to_yaml([mask_secret_values(obj) for result in results for obj in result.objects]))
+
+
+add_kind_leaf(build, KUSTOMIZATION, build_kustomization)

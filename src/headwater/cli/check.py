@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 import click
 
 from headwater.cli.common import CliError, cluster_options, log, make_options, run
-from headwater.cli.install import DEFAULT_COMPONENTS, split_list
+from headwater.cli.install import DEFAULT_COMPONENTS
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -108,10 +109,10 @@ async def check_crds(client: KubeClient) -> bool:
 
 
 @click.command("check")
-@click.option("--pre", is_flag=True, help="Only run the pre-installation checks.")
-@click.option("--components", multiple=True, default=[DEFAULT_COMPONENTS], show_default=True,
+@bool_flag("--pre", help="Only run the pre-installation checks.")
+@string_slice("--components", default=[DEFAULT_COMPONENTS], show_default=True,
               help="The components to check, comma-separated.")
-@click.option("--components-extra", multiple=True, help="Components to check in addition, comma-separated.")
+@string_slice("--components-extra", help="Components to check in addition, comma-separated.")
 @click.option("--poll-interval", default="5s", show_default=True, metavar="DURATION",
               help="How often to poll the controllers' Deployments while they are not ready.")
 @cluster_options()
@@ -122,7 +123,7 @@ def check(pre: bool, components: tuple[str, ...], components_extra: tuple[str, .
 
     opts = make_options(kubeconfig, context, namespace, timeout)
     poll = parse_timeout(poll_interval)
-    names = list(dict.fromkeys([*split_list(components), *split_list(components_extra)]))
+    names = list(dict.fromkeys([*components, *components_extra]))
 
     async def body(client: KubeClient) -> None:
         deadline = time.monotonic() + opts.timeout

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from headwater.pflag import bool_flag
+
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.runtime.kube import KubeClient
 
 T = TypeVar("T")
@@ -28,29 +31,6 @@ DEFAULT_NAMESPACE = "flux-system"
 DEFAULT_TIMEOUT = "5m"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 POLL_INTERVAL = 0.5
-
-
-@dataclass(frozen=True)
-class Kind:
-    """A Flux kind as the CLI addresses it."""
-
-    kind: str
-    api_version: str
-    label: str  # what flux prints in lower-case log lines, e.g. "kustomization", "source git"
-
-    @property
-    def group(self) -> str:
-        return self.api_version.split("/")[0]
-
-
-GIT_REPOSITORY = Kind("GitRepository", "source.toolkit.fluxcd.io/v1", "source git")
-OCI_REPOSITORY = Kind("OCIRepository", "source.toolkit.fluxcd.io/v1", "source oci")
-BUCKET = Kind("Bucket", "source.toolkit.fluxcd.io/v1", "source bucket")
-HELM_REPOSITORY = Kind("HelmRepository", "source.toolkit.fluxcd.io/v1", "source helm")
-HELM_CHART = Kind("HelmChart", "source.toolkit.fluxcd.io/v1", "source chart")
-KUSTOMIZATION = Kind("Kustomization", "kustomize.toolkit.fluxcd.io/v1", "kustomization")
-HELM_RELEASE = Kind("HelmRelease", "helm.toolkit.fluxcd.io/v2", "helmrelease")
-SOURCE_KINDS = {k.kind: k for k in (GIT_REPOSITORY, OCI_REPOSITORY, BUCKET, HELM_REPOSITORY, HELM_CHART)}
 
 
 class CliError(Exception):
@@ -102,8 +82,8 @@ def cluster_options(all_namespaces: bool = False) -> Callable[[F], F]:
                          help="Timeout for this operation (Go duration, e.g. 30s, 5m; default 5m)."),
         ]
         if all_namespaces:
-            decorators.append(click.option("-A", "--all-namespaces", is_flag=True,
-                                           help="List the requested object(s) across all namespaces."))
+            decorators.append(bool_flag("-A", "--all-namespaces",
+                                        help="List the requested object(s) across all namespaces."))
         wrapped: Any = func
         for decorator in reversed(decorators):
             wrapped = decorator(wrapped)
@@ -211,11 +191,11 @@ def rfc3339nano(now_ns: int | None = None) -> str:
     return text + "Z"
 
 
-def identify(kind: Kind, namespace: str, name: str) -> str:
+def identify(kind: KindDef, namespace: str, name: str) -> str:
     return f"{kind.kind} '{namespace}/{name}'"
 
 
-async def get_object(client: KubeClient, kind: Kind, name: str, namespace: str) -> dict[str, Any]:
+async def get_object(client: KubeClient, kind: KindDef, name: str, namespace: str) -> dict[str, Any]:
     from headwater.runtime.kube import NotFound
 
     try:
@@ -224,7 +204,7 @@ async def get_object(client: KubeClient, kind: Kind, name: str, namespace: str) 
         raise CliError(f"{identify(kind, namespace, name)} not found") from err
 
 
-async def names_or_all(client: KubeClient, kind: Kind, names: Sequence[str], namespace: str,
+async def names_or_all(client: KubeClient, kind: KindDef, names: Sequence[str], namespace: str,
                        all_: bool) -> list[str]:
     if all_:
         items, _ = await client.list_all(kind.api_version, kind.kind, namespace)

@@ -1,7 +1,7 @@
 """`headwater create …`: generate Flux objects, print them (`--export`) or upsert them and wait.
 
 The tree mirrors flux's: `create source git`, `create kustomization` (alias `ks`) and `create secret
-git|tls|helm`. The objects themselves come from `headwater.cli.generate`, so what `--export` prints is
+git|tls|helm`. The objects themselves come from `headwater.manifests`, so what `--export` prints is
 what gets applied; this module only holds the Kustomization leaf and the command tree.
 """
 
@@ -11,48 +11,38 @@ from typing import TYPE_CHECKING
 
 import click
 
-from headwater.cli.common import KUSTOMIZATION, fail, log, make_options, run
-from headwater.cli.create_common import create_options, name_argument, print_export, require_name, split_list
+from headwater.api.kinds import GIT_REPOSITORY, KUSTOMIZATION
+from headwater.cli.common import fail, log, run
+from headwater.cli.create_common import create_options, export_or_connect, name_argument, require_name
 from headwater.cli.create_secret import secret
 from headwater.cli.create_source import source_git
-from headwater.cli.get import AliasGroup
+from headwater.cli.nouns import KindGroup, add_kind_leaf
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
 
 
-@click.group(cls=AliasGroup)
+@click.group(cls=KindGroup)
 def create() -> None:
     """Create or update sources, Kustomizations and secrets."""
 
 
-create.aliases = {"ks": "kustomization"}
-
-
-@create.group()
-def source() -> None:
-    """Create or update sources."""
-
-
-source.add_command(source_git)
-create.add_command(secret)
-
-
-@create.command("kustomization")
+@click.command()
 @name_argument
 @click.option("--source", "source_", default="", metavar="[KIND/]NAME[.NAMESPACE]",
               help="Source of the manifests: GitRepository (default), OCIRepository or Bucket.")
 @click.option("--path", default="./", show_default=True,
               help="Path to the directory with the manifests, relative to the source root.")
-@click.option("--prune", is_flag=True, help="Enable garbage collection.")
-@click.option("--wait", is_flag=True, help="Health-check every applied object (supersedes --health-check).")
-@click.option("--health-check", "health_checks", multiple=True, metavar="KIND/NAME.NAMESPACE",
+@bool_flag("--prune", help="Enable garbage collection.")
+@bool_flag("--wait", help="Health-check every applied object (supersedes --health-check).")
+@string_slice("--health-check", "health_checks", metavar="KIND/NAME.NAMESPACE",
               help="Workload to include in the health assessment (repeatable, comma-separated).")
 @click.option("--health-check-timeout", default="2m", show_default=True, metavar="DURATION",
               help="Timeout of the health checks.")
 @click.option("--validation", default=None, hidden=True,
               help="Deprecated and ignored: objects are validated by server-side apply dry-run.")
-@click.option("--depends-on", multiple=True, metavar="[NAMESPACE/]NAME",
+@string_slice("--depends-on", metavar="[NAMESPACE/]NAME",
               help="Kustomizations that must be ready first (repeatable, comma-separated).")
 @click.option("--service-account", default=None, help="Service account to impersonate when applying.")
 @click.option("--decryption-provider", default=None, help="Decryption provider (sops).")
@@ -70,7 +60,7 @@ def create_kustomization(name: str | None, source_: str, path: str, prune: bool,
                          export: bool, labels: tuple[str, ...], kubeconfig: str | None, context: str | None,
                          namespace: str, timeout: str) -> None:
     """Create or update a Kustomization and wait for it to apply (alias: ks)."""
-    from headwater.cli.generate import GenerateError, kustomization, parse_labels
+    from headwater.manifests import GenerateError, kustomization, parse_labels
 
     name = require_name(name, "Kustomization")
     if validation:
@@ -78,17 +68,16 @@ def create_kustomization(name: str | None, source_: str, path: str, prune: bool,
     try:
         obj = kustomization(
             name, namespace, source=source_, path=path, interval=interval, prune=prune, wait=wait,
-            health_checks=split_list(health_checks), health_check_timeout=health_check_timeout,
-            depends_on=split_list(depends_on), target_namespace=target_namespace, service_account=service_account,
+            health_checks=health_checks, health_check_timeout=health_check_timeout,
+            depends_on=depends_on, target_namespace=target_namespace, service_account=service_account,
             decryption_provider=decryption_provider, decryption_secret=decryption_secret,
             kubeconfig_secret_ref=kubeconfig_secret_ref, retry_interval=retry_interval,
             labels=parse_labels(labels))
     except GenerateError as err:
         fail(str(err))
-    if export:
-        print_export([obj])
+    opts = export_or_connect(obj, export, kubeconfig, context, namespace, timeout)
+    if opts is None:
         return
-    opts = make_options(kubeconfig, context, namespace, timeout)
     log("✚", "generating Kustomization")
 
     async def body(client: KubeClient) -> None:
@@ -104,3 +93,9 @@ def create_kustomization(name: str | None, source_: str, path: str, prune: bool,
         log("✔", f"applied revision {(ready.get('status') or {}).get('lastAppliedRevision', '')}")
 
     run(opts, body)
+
+
+create.subgroup_help = "Create or update {}."
+add_kind_leaf(create, GIT_REPOSITORY, source_git)
+add_kind_leaf(create, KUSTOMIZATION, create_kustomization)
+create.add_command(secret)

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 import click
 
-from headwater.cli.common import cluster_options, fail
+from headwater.cli.common import Options, cluster_options, fail, make_options
+from headwater.pflag import bool_flag, string_slice
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -24,8 +25,8 @@ def create_options(func: F) -> F:
     for decorator in reversed([
         click.option("--interval", default="1m", show_default=True, metavar="DURATION",
                      help="Source sync interval (Go duration)."),
-        click.option("--export", is_flag=True, help="Print the object(s) as YAML instead of applying them."),
-        click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+        bool_flag("--export", help="Print the object(s) as YAML instead of applying them."),
+        string_slice("--label", "labels", metavar="KEY=VALUE",
                      help="Set labels on the resource (repeatable, key=value)."),
     ]):
         wrapped = decorator(wrapped)
@@ -43,13 +44,17 @@ def require_name(name: str | None, what: str) -> str:
     return name
 
 
-def split_list(values: Iterable[str]) -> list[str]:
-    """Repeatable flags that also take comma-separated values (pflag's StringSlice)."""
-    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+def export_or_connect(obj: Mapping[str, Any], export: bool, kubeconfig: str | None, context: str | None,
+                      namespace: str, timeout: str) -> Options | None:
+    """`--export`: print `obj` and answer None (nothing to apply); otherwise the options to apply it with."""
+    if export:
+        print_export([obj])
+        return None
+    return make_options(kubeconfig, context, namespace, timeout)
 
 
 def print_export(objects: Iterable[Mapping[str, Any]]) -> None:
-    from headwater.cli.generate import to_yaml
+    from headwater.manifests import to_yaml
 
     click.echo(to_yaml(objects), nl=False)
 

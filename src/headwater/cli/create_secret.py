@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from headwater.cli.common import fail, log, make_options, run
-from headwater.cli.create_common import create_options, name_argument, print_export, require_name
+from headwater.cli.common import fail, log, run
+from headwater.cli.create_common import create_options, export_or_connect, name_argument, require_name
 from headwater.cli.create_source import ssh_key_options
 
 if TYPE_CHECKING:
@@ -25,16 +25,15 @@ if TYPE_CHECKING:
 def _emit(name: str, namespace: str, data: Mapping[str, str], labels: tuple[str, ...], export: bool, what: str,
           kubeconfig: str | None, context: str | None, timeout: str) -> None:
     """Print the Secret (--export) or apply it and say so."""
-    from headwater.cli.generate import GenerateError, parse_labels, secret
+    from headwater.manifests import GenerateError, parse_labels, secret
 
     try:
         obj = secret(name, namespace, data, labels=parse_labels(labels))
     except GenerateError as err:
         fail(str(err))
-    if export:
-        print_export([obj])
+    opts = export_or_connect(obj, export, kubeconfig, context, namespace, timeout)
+    if opts is None:
         return
-    opts = make_options(kubeconfig, context, namespace, timeout)
 
     async def body(client: KubeClient) -> None:
         from headwater.cli.upsert import upsert
@@ -47,8 +46,8 @@ def _emit(name: str, namespace: str, data: Mapping[str, str], labels: tuple[str,
 
 def _pem(path: str | None, what: str, marker: str) -> str | None:
     """A PEM file's text, checked to hold `marker` (e.g. CERTIFICATE); None when not given."""
-    from headwater.cli.generate import GenerateError
     from headwater.cli.secrets import read_file
+    from headwater.manifests import GenerateError
 
     if not path:
         return None
@@ -59,7 +58,7 @@ def _pem(path: str | None, what: str, marker: str) -> str | None:
 
 
 def _tls_data(tls_crt_file: str | None, tls_key_file: str | None, ca_crt_file: str | None) -> dict[str, str]:
-    from headwater.cli.generate import GenerateError, tls_secret_data
+    from headwater.manifests import GenerateError, tls_secret_data
 
     if bool(tls_crt_file) != bool(tls_key_file):
         raise GenerateError("--tls-crt-file and --tls-key-file must be given together")
@@ -98,8 +97,8 @@ def secret_git(name: str | None, url: str, username: str | None, password: str |
                bearer_token: str | None, interval: str, export: bool, labels: tuple[str, ...],
                kubeconfig: str | None, context: str | None, namespace: str, timeout: str) -> None:
     """Create or update a Secret for Git authentication (SSH key pair, basic auth or bearer token)."""
-    from headwater.cli.generate import GenerateError
     from headwater.cli.secrets import git_credentials
+    from headwater.manifests import GenerateError
 
     name = require_name(name, "secret")
     try:
@@ -122,7 +121,7 @@ def secret_tls(name: str | None, tls_crt_file: str | None, tls_key_file: str | N
                interval: str, export: bool, labels: tuple[str, ...], kubeconfig: str | None, context: str | None,
                namespace: str, timeout: str) -> None:
     """Create or update a Secret with TLS certificates (tls.crt, tls.key, ca.crt)."""
-    from headwater.cli.generate import GenerateError
+    from headwater.manifests import GenerateError
 
     name = require_name(name, "secret")
     try:
@@ -145,7 +144,7 @@ def secret_helm(name: str | None, username: str | None, password: str | None, tl
                 labels: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str,
                 timeout: str) -> None:
     """Create or update a Secret for Helm repository authentication (basic auth and/or TLS)."""
-    from headwater.cli.generate import GenerateError, basic_auth_data
+    from headwater.manifests import GenerateError, basic_auth_data
 
     name = require_name(name, "secret")
     try:

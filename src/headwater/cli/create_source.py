@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli.common import GIT_REPOSITORY, fail, log, make_options, run
-from headwater.cli.create_common import confirm, create_options, name_argument, print_export, require_name, split_list
+from headwater.api.kinds import GIT_REPOSITORY
+from headwater.cli.common import fail, log, run
+from headwater.cli.create_common import confirm, create_options, export_or_connect, name_argument, require_name
 from headwater.cli.secrets import DEFAULT_ECDSA_CURVE, DEFAULT_KEY_ALGORITHM, DEFAULT_RSA_BITS
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.cli.secrets import GitCredentials
@@ -51,11 +53,10 @@ def ssh_key_options(func: Any) -> Any:
 @click.option("--provider", default=None, help="Git provider for authentication (generic, aws, azure, github).")
 @click.option("--ca-file", default=None, help="Path to a TLS CA file for self-signed HTTPS servers.")
 @click.option("--private-key-file", default=None, help="Path to the private key used for Git over SSH.")
-@click.option("--recurse-submodules", is_flag=True, help="Initialise and include Git submodules.")
-@click.option("-s", "--silent", is_flag=True, help="Assume the deploy key is already set up: no confirmation.")
-@click.option("--ignore-paths", multiple=True, help="Paths to ignore (gitignore syntax; repeatable, comma-separated).")
-@click.option("--sparse-checkout-paths", multiple=True,
-              help="Directories to check out sparsely (repeatable, comma-separated).")
+@bool_flag("--recurse-submodules", help="Initialise and include Git submodules.")
+@bool_flag("-s", "--silent", help="Assume the deploy key is already set up: no confirmation.")
+@string_slice("--ignore-paths", help="Paths to ignore (gitignore syntax; repeatable, comma-separated).")
+@string_slice("--sparse-checkout-paths", help="Directories to check out sparsely (repeatable, comma-separated).")
 @click.option("--fetch-timeout", default=None, metavar="DURATION", help="Timeout of Git operations.")
 @create_options
 def source_git(name: str | None, url: str, branch: str | None, tag: str | None, tag_semver: str | None,
@@ -67,8 +68,8 @@ def source_git(name: str | None, url: str, branch: str | None, tag: str | None, 
                labels: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str,
                timeout: str) -> None:
     """Create or update a GitRepository source and wait for its first artifact."""
-    from headwater.cli.generate import GenerateError, git_repository, parse_labels
     from headwater.cli.secrets import check_key_options
+    from headwater.manifests import GenerateError, git_repository, parse_labels
 
     name = require_name(name, "GitRepository source")
     try:
@@ -76,17 +77,16 @@ def source_git(name: str | None, url: str, branch: str | None, tag: str | None, 
         obj = git_repository(
             name, namespace, url=url, branch=branch, tag=tag, semver=tag_semver, ref_name=ref_name, commit=commit,
             interval=interval, secret_ref=secret_ref, proxy_secret_ref=proxy_secret_ref, provider=provider,
-            ignore=split_list(ignore_paths) or None, recurse_submodules=recurse_submodules,
-            sparse_checkout=split_list(sparse_checkout_paths) or None, labels=label_map, timeout=fetch_timeout)
+            ignore=list(ignore_paths) or None, recurse_submodules=recurse_submodules,
+            sparse_checkout=list(sparse_checkout_paths) or None, labels=label_map, timeout=fetch_timeout)
         check_key_options(ssh_key_algorithm, ssh_rsa_bits, ssh_ecdsa_curve)
         if ca_file and url.startswith("ssh://"):
             raise GenerateError("specifying a CA file is not supported for Git over SSH")
     except GenerateError as err:
         fail(str(err))
-    if export:
-        print_export([obj])
+    opts = export_or_connect(obj, export, kubeconfig, context, namespace, timeout)
+    if opts is None:
         return
-    opts = make_options(kubeconfig, context, namespace, timeout)
     log("✚", "generating GitRepository source")
     credentials = None
     if not secret_ref:
@@ -94,8 +94,8 @@ def source_git(name: str | None, url: str, branch: str | None, tag: str | None, 
                                    ssh_rsa_bits, ssh_ecdsa_curve, silent)
 
     async def body(client: KubeClient) -> None:
-        from headwater.cli.generate import secret
         from headwater.cli.upsert import Deadline, upsert, wait_ready
+        from headwater.manifests import secret
 
         deadline = Deadline(opts.timeout)
         if credentials is not None and credentials.data:
@@ -121,8 +121,8 @@ def _credentials(url: str, username: str | None, password: str | None, ca_file: 
                  private_key_file: str | None, algorithm: str, rsa_bits: int, curve: str,
                  silent: bool) -> GitCredentials:
     """The auth Secret's data (SSH: key pair + host keys, confirmed unless --silent); `✗` on bad input."""
-    from headwater.cli.generate import GenerateError
     from headwater.cli.secrets import git_credentials
+    from headwater.manifests import GenerateError
 
     if url.startswith("http://") and (username or password):
         log("⚠️", "insecure configuration: credentials configured for an HTTP URL")

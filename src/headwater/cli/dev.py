@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import click
 
+from headwater.pflag import bool_flag
+
 DEFAULT_CLUSTER = "default"
 
 
@@ -73,7 +75,7 @@ def cluster_up(name: str, nodes: int, api_port: int | None) -> None:
 
 @cluster.command("down")
 @name_option
-@click.option("--all", "all_", is_flag=True, help="Stop every local cluster.")
+@bool_flag("--all", "all_", help="Stop every local cluster.")
 def cluster_down(name: str, all_: bool) -> None:
     """Stop the cluster's processes and remove its state."""
     from headwater.devcluster.cluster import Cluster, list_clusters
@@ -106,7 +108,7 @@ def cluster_status(name: str, output: str) -> None:
 
 @cluster.command("kubeconfig")
 @name_option
-@click.option("--path", "path_only", is_flag=True, help="Print the file's path instead of its content.")
+@bool_flag("--path", "path_only", help="Print the file's path instead of its content.")
 def cluster_kubeconfig(name: str, path_only: bool) -> None:
     """Print the admin kubeconfig of a running cluster."""
     from headwater.devcluster.cluster import Cluster

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING
 
 import click
 
+from headwater.api.kinds import KUSTOMIZATION
 from headwater.cli.build import build_against, make_request, source_options
-from headwater.cli.common import KUSTOMIZATION, CliError, cluster_options, fail, log, make_options, run
-from headwater.cli.get import AliasGroup
+from headwater.cli.common import CliError, cluster_options, fail, log, make_options, run
 from headwater.cli.names import complete_names
+from headwater.cli.nouns import KindGroup, add_kind_leaf
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.kustomize.local import Request
@@ -75,21 +77,17 @@ async def diff_against(client: KubeClient, request: Request, show_progress: bool
     return changed
 
 
-@click.group(cls=AliasGroup)
+@click.group(cls=KindGroup)
 def diff() -> None:
     """Diff Flux resources built locally against the cluster."""
 
 
-diff.aliases = {"ks": "kustomization"}
-
-
-@diff.command("kustomization")
+@click.command()
 @click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
 @source_options
-@click.option("--progress-bar", type=click.BOOL, default=True, is_flag=False, flag_value=True, show_default=True,
-              metavar="BOOL", help="Show progress while diffing (on an interactive terminal).")
-@click.option("--ignore-not-found", is_flag=True,
-              help="Diff against nothing when the Kustomization is not in the cluster (needs --kustomization-file).")
+@bool_flag("--progress-bar", default=True, help="Show progress while diffing (on an interactive terminal).")
+@bool_flag("--ignore-not-found",
+           help="Diff against nothing when the Kustomization is not in the cluster (needs --kustomization-file).")
 @cluster_options()
 def diff_kustomization(name: str | None, path: str, kustomization_file: str, ignore_paths: tuple[str, ...],
                        strict_substitute: bool, recursive: bool, local_sources: tuple[str, ...],
@@ -121,3 +119,6 @@ def diff_kustomization(name: str | None, path: str, kustomization_file: str, ign
     if changed:
         log("✗", CHANGED_MESSAGE)
         sys.exit(EXIT_CHANGED)
+
+
+add_kind_leaf(diff, KUSTOMIZATION, diff_kustomization)

@@ -14,78 +14,25 @@ events, then each new one as it is recorded, until interrupted (Ctrl-C exits 0).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli.common import (
-    CliError,
-    Kind,
-    Options,
-    cluster_options,
-    fail,
-    get_object,
-    log,
-    make_options,
-    run,
-)
+from headwater.api.kinds import ALL_KINDS, HELM_CHART, HELM_RELEASE
+from headwater.cli.common import CliError, Options, cluster_options, fail, get_object, log, make_options, run
+from headwater.cli.nouns import flux_kind
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.runtime.kube import KubeClient
 
-SOURCE_API = "source.toolkit.fluxcd.io/v1"
-NOTIFICATION_BETA_API = "notification.toolkit.fluxcd.io/v1beta3"
-IMAGE_API = "image.toolkit.fluxcd.io/v1"
 HEADER = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"]
 EVENT_TYPES = ("Normal", "Warning")
-
-
-@dataclass(frozen=True)
-class RefInfo:
-    """A Flux kind `--for` accepts, and where its objects point at the objects whose events also count."""
-
-    api_version: str
-    field: tuple[str, ...] = ()  # path of the reference in the object, e.g. spec.sourceRef
-    ref_kind: str = ""  # the kind referenced when the reference has no `kind` field
-    cross_namespace: bool = False  # the reference may name another namespace
-    helm_chart: bool = False  # a HelmRelease: also its HelmChart `<namespace>-<name>`
-
-
-FLUX_KINDS: dict[str, RefInfo] = {
-    "Kustomization": RefInfo("kustomize.toolkit.fluxcd.io/v1", ("spec", "sourceRef"), cross_namespace=True),
-    "HelmRelease": RefInfo("helm.toolkit.fluxcd.io/v2", ("spec", "chart", "spec", "sourceRef"),
-                           cross_namespace=True, helm_chart=True),
-    "HelmChart": RefInfo(SOURCE_API, ("spec", "sourceRef"), cross_namespace=True),
-    "GitRepository": RefInfo(SOURCE_API),
-    "OCIRepository": RefInfo(SOURCE_API),
-    "Bucket": RefInfo(SOURCE_API),
-    "HelmRepository": RefInfo(SOURCE_API),
-    "ExternalArtifact": RefInfo(SOURCE_API),
-    "Alert": RefInfo(NOTIFICATION_BETA_API, ("spec", "providerRef"), ref_kind="Provider"),
-    "Provider": RefInfo(NOTIFICATION_BETA_API),
-    "Receiver": RefInfo("notification.toolkit.fluxcd.io/v1"),
-    "ImagePolicy": RefInfo(IMAGE_API, ("spec", "imageRepositoryRef"), ref_kind="ImageRepository",
-                           cross_namespace=True),
-    "ImageRepository": RefInfo(IMAGE_API),
-    "ImageUpdateAutomation": RefInfo(IMAGE_API),
-}
-
-
-SHORT_NAMES = {"ks": "Kustomization", "hr": "HelmRelease", "hc": "HelmChart", "gitrepo": "GitRepository",
-               "ocirepo": "OCIRepository", "helmrepo": "HelmRepository", "ea": "ExternalArtifact"}
-
-
-def flux_kind(text: str) -> str:
-    """The canonical spelling of a Flux kind given in any case (or its CRD short name); CliError otherwise."""
-    for kind in FLUX_KINDS:
-        if kind.lower() == text.lower():
-            return kind
-    if text.lower() in SHORT_NAMES:
-        return SHORT_NAMES[text.lower()]
-    raise CliError(f"'{text}' is not a recognized Flux kind (one of {', '.join(sorted(FLUX_KINDS))})")
+FLUX_KIND_NAMES = frozenset(kind.kind for kind in ALL_KINDS)
 
 
 @dataclass(frozen=True)
@@ -106,43 +53,30 @@ class Target:
                 and (self.namespace is None or event["metadata"].get("namespace") == self.namespace))
 
 
-def _nested(obj: dict[str, Any], path: Sequence[str]) -> dict[str, Any]:
-    current: Any = obj
-    for key in path:
-        current = current.get(key) if isinstance(current, dict) else None
-    return current if isinstance(current, dict) else {}
+async def referenced(client: KubeClient, kind: KindDef, name: str, namespace: str) -> list[Target]:
+    """What the named object points at (its source, provider, image repository…), as event targets.
 
-
-async def referenced(client: KubeClient, kind: str, name: str, namespace: str) -> list[Target]:
-    """What the named object points at (its source, provider, chart…), as event targets."""
-    info = FLUX_KINDS[kind]
-    obj = await get_object(client, Kind(kind, info.api_version, kind.lower()), name, namespace)
-    if not info.field:
-        return []
-    ref = _nested(obj, info.field)
-    ref_kind = info.ref_kind or str(ref.get("kind") or "")
-    ref_name = str(ref.get("name") or "")
-    if not ref_kind or not ref_name:
-        raise CliError(f"{kind} '{namespace}/{name}' has no {'.'.join(info.field)}.name")
-    ref_namespace = str(ref.get("namespace") or namespace) if info.cross_namespace else namespace
-    targets = [Target(ref_kind, ref_name, ref_namespace)]
-    if info.helm_chart:
-        targets.append(Target("HelmChart", f"{namespace}-{name}", ref_namespace))
+    The registry's reference fields to other kinds (`KindDef.references`; `dependsOn` names the same kind
+    and does not count); a HelmRelease also counts the HelmChart its controller generates,
+    `<namespace>-<name>` next to the chart's source, as flux does.
+    """
+    obj = await get_object(client, kind, name, namespace)
+    targets = [Target(ref_kind, ref_name, ref_namespace)
+               for reference in kind.references if kind.kind not in reference.kinds
+               for ref_kind, ref_namespace, ref_name in reference.targets(obj)]
+    if kind is HELM_RELEASE and targets:
+        targets.append(Target(HELM_CHART.kind, f"{namespace}-{name}", targets[0].namespace))
     return targets
 
 
 def parse_types(values: Iterable[str]) -> tuple[str, ...]:
-    """`--types Normal,warning` (repeatable) → ("Normal", "Warning"); CliError for anything else."""
+    """The `--types` items (`normal`, `Warning`) spelled as events carry them; CliError for anything else."""
     chosen: list[str] = []
-    for value in values:
-        for part in value.split(","):
-            part = part.strip()
-            if not part:
-                continue
-            match = [t for t in EVENT_TYPES if t.lower() == part.lower()]
-            if not match:
-                raise CliError(f"--types: type '{part}' not supported. Supported types are Normal, Warning")
-            chosen.append(match[0])
+    for part in values:
+        match = [t for t in EVENT_TYPES if t.lower() == part.lower()]
+        if not match:
+            raise CliError(f"--types: type '{part}' not supported. Supported types are Normal, Warning")
+        chosen.append(match[0])
     return tuple(chosen)
 
 
@@ -213,7 +147,7 @@ class Query:
 
     def wanted(self, event: dict[str, Any]) -> bool:
         involved_kind = (event.get("involvedObject") or {}).get("kind")
-        if involved_kind not in FLUX_KINDS:
+        if involved_kind not in FLUX_KIND_NAMES:
             return False
         if self.types and event.get("type") not in self.types:
             return False
@@ -223,14 +157,14 @@ class Query:
 async def build_query(client: KubeClient, opts: Options, for_: str | None, types: tuple[str, ...]) -> Query:
     namespace = None if opts.all_namespaces else opts.namespace
     if not for_:
-        return Query([Target(kind, None, namespace) for kind in FLUX_KINDS], types, namespace is None)
+        return Query([Target(kind.kind, None, namespace) for kind in ALL_KINDS], types, namespace is None)
     kind_text, _, name = for_.partition("/")
     if not kind_text:
         raise CliError("--for selector must be of format <kind>[/<name>]")
     kind = flux_kind(kind_text)
     if not name:
-        return Query([Target(kind, None, namespace)], types, namespace is None)
-    targets = [Target(kind, name, opts.namespace)]
+        return Query([Target(kind.kind, None, namespace)], types, namespace is None)
+    targets = [Target(kind.kind, name, opts.namespace)]
     targets += await referenced(client, kind, name, opts.namespace)
     other_namespace = any(t.namespace != opts.namespace for t in targets)
     return Query(targets, types, opts.all_namespaces or other_namespace)
@@ -284,9 +218,9 @@ async def watch_events(client: KubeClient, query: Query, versions: dict[str | No
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--for", "for_", default=None, metavar="KIND[/NAME]",
               help="Events of one object (and of its source), or of one kind, e.g. Kustomization/apps.")
-@click.option("--types", multiple=True, metavar="TYPES",
+@string_slice("--types", metavar="TYPES",
               help="Only events of these types (comma-separated): Normal, Warning.")
-@click.option("-w", "--watch", is_flag=True, help="After listing, print new events as they come (Ctrl-C stops).")
+@bool_flag("-w", "--watch", help="After listing, print new events as they come (Ctrl-C stops).")
 @cluster_options(all_namespaces=True)
 def events(for_: str | None, types: tuple[str, ...], watch: bool, kubeconfig: str | None, context: str | None,
            namespace: str | None, timeout: str | None, all_namespaces: bool) -> None:

@@ -1,4 +1,6 @@
-"""`headwater export kustomization|source git [NAME | --all]`: Flux objects as clean, re-appliable YAML.
+"""`headwater export <kind> [NAME | --all]`: Flux objects as clean, re-appliable YAML.
+
+One leaf per kind of the registry (`export kustomization`, `export source git`, …; see `cli/nouns.py`).
 
 Like flux, an exported object keeps only apiVersion, kind, name, namespace, labels, annotations and
 spec: status and the server's bookkeeping (uid, resourceVersion, generation, creationTimestamp,
@@ -15,21 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli.common import (
-    GIT_REPOSITORY,
-    KUSTOMIZATION,
-    CliError,
-    Kind,
-    cluster_options,
-    fail,
-    get_object,
-    make_options,
-    run,
-)
-from headwater.cli.get import AliasGroup
+from headwater.api.kinds import ALL_KINDS
+from headwater.cli.common import CliError, cluster_options, fail, get_object, make_options, run
 from headwater.cli.names import complete_names
+from headwater.cli.nouns import kind_tree
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.runtime.kube import KubeClient
 
 DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)
@@ -78,9 +73,9 @@ async def credentials_of(client: KubeClient, source: Mapping[str, Any]) -> list[
     return secrets
 
 
-def export_kind(kind: Kind, name: str | None, all_: bool, with_credentials: bool, kubeconfig: str | None,
+def export_kind(kind: KindDef, name: str | None, all_: bool, with_credentials: bool, kubeconfig: str | None,
                 context: str | None, namespace: str, timeout: str) -> None:
-    from headwater.cli.generate import to_yaml
+    from headwater.manifests import to_yaml
 
     if not all_ and not name:
         fail(f"{kind.kind} name is required (or use --all)")
@@ -103,35 +98,20 @@ def export_kind(kind: Kind, name: str | None, all_: bool, with_credentials: bool
     click.echo(run(opts, body), nl=False)
 
 
-@click.group(cls=AliasGroup)
-def export() -> None:
-    """Export Flux resources as YAML that `kubectl apply -f -` or `headwater create` users can keep in Git."""
+def export_leaf(kind: KindDef) -> click.Command:
+    """`export <noun> [NAME | --all]` (sources also `--with-credentials`)."""
+
+    def leaf(name: str | None, all_: bool, kubeconfig: str | None, context: str | None, namespace: str,
+             timeout: str, with_credentials: bool = False) -> None:
+        export_kind(kind, name, all_, with_credentials, kubeconfig, context, namespace, timeout)
+
+    command: Any = cluster_options()(leaf)
+    if kind.is_source:
+        command = bool_flag("--with-credentials", help="Also export the Secrets the sources reference.")(command)
+    command = bool_flag("--all", "all_", help=f"Export every {kind.kind} in the namespace.")(command)
+    command = click.argument("name", required=False, shell_complete=complete_names(kind))(command)
+    return click.command(help=f"Export {kind.kind} objects in YAML format (NAME or --all).")(command)
 
 
-export.aliases = {"ks": "kustomization"}
-
-
-@export.group()
-def source() -> None:
-    """Export sources."""
-
-
-@export.command("kustomization")
-@click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
-@click.option("--all", "all_", is_flag=True, help="Export every Kustomization in the namespace.")
-@cluster_options()
-def export_kustomization(name: str | None, all_: bool, kubeconfig: str | None, context: str | None,
-                         namespace: str, timeout: str) -> None:
-    """Export Kustomizations in YAML format (NAME or --all; alias: ks)."""
-    export_kind(KUSTOMIZATION, name, all_, False, kubeconfig, context, namespace, timeout)
-
-
-@source.command("git")
-@click.argument("name", required=False, shell_complete=complete_names(GIT_REPOSITORY))
-@click.option("--all", "all_", is_flag=True, help="Export every GitRepository in the namespace.")
-@click.option("--with-credentials", is_flag=True, help="Also export the Secrets the sources reference.")
-@cluster_options()
-def export_source_git(name: str | None, all_: bool, with_credentials: bool, kubeconfig: str | None,
-                      context: str | None, namespace: str, timeout: str) -> None:
-    """Export GitRepository sources in YAML format (NAME or --all)."""
-    export_kind(GIT_REPOSITORY, name, all_, with_credentials, kubeconfig, context, namespace, timeout)
+export = kind_tree("export", "Export Flux resources as YAML that `kubectl apply -f -` or `headwater create` users "
+                   "can keep in Git.", ALL_KINDS, export_leaf)

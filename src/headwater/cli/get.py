@@ -2,7 +2,8 @@
 
 `--watch` prints the table, then one row each time a listed object changes (as flux does, the
 header only once); a change that leaves an object's row as it was is not printed again. It runs
-until interrupted (Ctrl-C exits 0); `--timeout` bounds each API request, not the watch.
+until interrupted (Ctrl-C exits 0); `--timeout` bounds each API request, not the watch. Every kind of
+the registry has its leaf, in flux's plural forms (`get sources git`, `get kustomizations`, `get ks`).
 """
 
 from __future__ import annotations
@@ -14,16 +15,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from headwater.api.kinds import ALL_KINDS
 from headwater.cli.common import (
-    BUCKET,
-    GIT_REPOSITORY,
-    HELM_CHART,
-    HELM_RELEASE,
-    HELM_REPOSITORY,
-    KUSTOMIZATION,
-    OCI_REPOSITORY,
     CliError,
-    Kind,
     Options,
     cluster_options,
     conditions,
@@ -38,22 +32,15 @@ from headwater.cli.common import (
     truncate_hex,
 )
 from headwater.cli.names import complete_names
+from headwater.cli.nouns import KindGroup, add_kind_leaf
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.runtime.kube import KubeClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 HEADER = ["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"]
-ALL_KINDS = [GIT_REPOSITORY, OCI_REPOSITORY, BUCKET, HELM_REPOSITORY, HELM_CHART, KUSTOMIZATION, HELM_RELEASE]
-
-
-class AliasGroup(click.Group):
-    """A group whose commands also answer to aliases (`ks` for `kustomizations`), hidden from help."""
-
-    aliases: dict[str, str] = {}
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, self.aliases.get(cmd_name, cmd_name))
 
 
 @dataclass(frozen=True)
@@ -78,12 +65,11 @@ def parse_status_selector(text: str | None) -> tuple[str, str] | None:
 def get_options(func: F) -> F:
     wrapped: Any = cluster_options(all_namespaces=True)(func)
     for decorator in reversed([
-        click.option("--no-header", is_flag=True, help="Skip the header when printing the results."),
+        bool_flag("--no-header", help="Skip the header when printing the results."),
         click.option("--status-selector", default=None, metavar="COND=STATUS",
                      help="Filter by a status condition, e.g. ready=false."),
         click.option("-l", "--label-selector", default=None, help="Filter by labels, e.g. app=web."),
-        click.option("-w", "--watch", is_flag=True,
-                     help="After listing, watch for changes and print a row for each (Ctrl-C stops)."),
+        bool_flag("-w", "--watch", help="After listing, watch for changes and print a row for each (Ctrl-C stops)."),
     ]):
         wrapped = decorator(wrapped)
     return wrapped  # type: ignore[no-any-return]
@@ -132,12 +118,12 @@ def _selected(items: Iterable[dict[str, Any]], args: GetArgs) -> list[dict[str, 
             and (args.name is None or item["metadata"]["name"] == args.name)]
 
 
-async def fetch(client: KubeClient, kind: Kind, opts: Options, args: GetArgs) -> list[dict[str, Any]]:
+async def fetch(client: KubeClient, kind: KindDef, opts: Options, args: GetArgs) -> list[dict[str, Any]]:
     items, _ = await fetch_listing(client, kind, opts, args)
     return _selected(items, args)
 
 
-async def fetch_listing(client: KubeClient, kind: Kind, opts: Options,
+async def fetch_listing(client: KubeClient, kind: KindDef, opts: Options,
                         args: GetArgs) -> tuple[list[dict[str, Any]], str]:
     """Every object of the listing (before the status selector) and its resourceVersion."""
     if args.name is not None and not opts.all_namespaces:
@@ -147,7 +133,7 @@ async def fetch_listing(client: KubeClient, kind: Kind, opts: Options,
     return await client.list_all(kind.api_version, kind.kind, namespace, label_selector=args.label_selector)
 
 
-async def watch_kind(client: KubeClient, kind: Kind, opts: Options, args: GetArgs) -> None:
+async def watch_kind(client: KubeClient, kind: KindDef, opts: Options, args: GetArgs) -> None:
     """List, print, then print one row per change until interrupted (re-listing when the watch expires)."""
     from headwater.runtime.kube import Gone
 
@@ -184,7 +170,7 @@ async def watch_kind(client: KubeClient, kind: Kind, opts: Options, args: GetArg
             show(items)
 
 
-def get_kind(kind: Kind, opts: Options, args: GetArgs) -> None:
+def get_kind(kind: KindDef, opts: Options, args: GetArgs) -> None:
     from headwater.runtime.kube import UnknownKind
 
     async def body(client: KubeClient) -> list[dict[str, Any]]:
@@ -208,41 +194,29 @@ def get_kind(kind: Kind, opts: Options, args: GetArgs) -> None:
     render(header, [row_of(item, opts.all_namespaces) for item in items], args.no_header)
 
 
-@click.group(cls=AliasGroup)
+def get_leaf(kind: KindDef) -> click.Command:
+    """`get <noun> [NAME]`: the status table of one kind."""
+
+    @click.command(help=f"Get the status of {kind.kind} objects (all, or the one NAME).")
+    @click.argument("name", required=False, shell_complete=complete_names(kind))
+    @get_options
+    def leaf(name: str | None, kubeconfig: str | None, context: str | None, namespace: str | None,
+             timeout: str | None, all_namespaces: bool, no_header: bool, status_selector: str | None,
+             label_selector: str | None, watch: bool) -> None:
+        opts = make_options(kubeconfig, context, namespace, timeout, all_namespaces)
+        get_kind(kind, opts, GetArgs(no_header, parse_status_selector(status_selector), label_selector, name, watch))
+
+    return leaf
+
+
+@click.group(cls=KindGroup)
 def get() -> None:
     """Get the status of Flux resources."""
 
 
-@get.group(cls=AliasGroup)
-def sources() -> None:
-    """Get the status of sources (git, …)."""
-
-
-get.aliases = {"ks": "kustomizations", "kustomization": "kustomizations", "source": "sources"}
-
-
-@sources.command("git")
-@click.argument("name", required=False, shell_complete=complete_names(GIT_REPOSITORY))
-@get_options
-def get_sources_git(name: str | None, kubeconfig: str | None, context: str | None, namespace: str | None,
-                    timeout: str | None, all_namespaces: bool, no_header: bool, status_selector: str | None,
-                    label_selector: str | None, watch: bool) -> None:
-    """Get the status of GitRepository sources (all, or the one NAME)."""
-    opts = make_options(kubeconfig, context, namespace, timeout, all_namespaces)
-    get_kind(GIT_REPOSITORY, opts,
-             GetArgs(no_header, parse_status_selector(status_selector), label_selector, name, watch))
-
-
-@get.command("kustomizations")
-@click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
-@get_options
-def get_kustomizations(name: str | None, kubeconfig: str | None, context: str | None, namespace: str | None,
-                       timeout: str | None, all_namespaces: bool, no_header: bool, status_selector: str | None,
-                       label_selector: str | None, watch: bool) -> None:
-    """Get the status of Kustomizations, all or the one NAME (aliases: ks, kustomization)."""
-    opts = make_options(kubeconfig, context, namespace, timeout, all_namespaces)
-    get_kind(KUSTOMIZATION, opts,
-             GetArgs(no_header, parse_status_selector(status_selector), label_selector, name, watch))
+get.subgroup_help = "Get the status of {}."
+for _kind in ALL_KINDS:
+    add_kind_leaf(get, _kind, get_leaf(_kind), plural=True)
 
 
 @get.command("all")
@@ -250,7 +224,7 @@ def get_kustomizations(name: str | None, kubeconfig: str | None, context: str | 
 def get_all(kubeconfig: str | None, context: str | None, namespace: str | None, timeout: str | None,
             all_namespaces: bool, no_header: bool, status_selector: str | None,
             label_selector: str | None, watch: bool) -> None:
-    """Get the status of all sources and Kustomizations (kinds the cluster does not serve are skipped)."""
+    """Get the status of all Flux resources (kinds the cluster does not serve are skipped)."""
     from headwater.runtime.kube import UnknownKind
 
     if watch:
@@ -259,8 +233,8 @@ def get_all(kubeconfig: str | None, context: str | None, namespace: str | None, 
     opts = make_options(kubeconfig, context, namespace, timeout, all_namespaces)
     args = GetArgs(no_header, parse_status_selector(status_selector), label_selector)
 
-    async def body(client: KubeClient) -> list[tuple[Kind, list[dict[str, Any]]]]:
-        found: list[tuple[Kind, list[dict[str, Any]]]] = []
+    async def body(client: KubeClient) -> list[tuple[KindDef, list[dict[str, Any]]]]:
+        found: list[tuple[KindDef, list[dict[str, Any]]]] = []
         served = 0
         for kind in ALL_KINDS:
             try:

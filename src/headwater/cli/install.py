@@ -17,6 +17,7 @@ import click
 
 from headwater import __version__
 from headwater.cli.common import CliError, Options, cluster_options, fail, log, make_options, run
+from headwater.pflag import bool_flag, string_slice
 
 if TYPE_CHECKING:
     from headwater.install.options import InstallOptions
@@ -28,37 +29,31 @@ DEFAULT_REGISTRY = "ghcr.io/headwater"  # headwater.install.options.DEFAULT_REGI
 DEFAULT_COMPONENTS = "source-controller,kustomize-controller"
 
 
-def split_list(values: tuple[str, ...]) -> tuple[str, ...]:
-    """Flux's string slices: repeatable and comma-separated (`--components a,b --components c`)."""
-    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
-
-
 def install_flags(func: F) -> F:
     """The flags `install` and `bootstrap` share (flux's names and defaults)."""
     decorators = [
         click.option("-v", "--version", "version_", default=f"v{__version__}", show_default=True,
                      help="The headwater version (image tag) to install."),
-        click.option("--components", multiple=True, default=[DEFAULT_COMPONENTS], show_default=True,
+        string_slice("--components", default=[DEFAULT_COMPONENTS], show_default=True,
                      help="The components to install, comma-separated."),
-        click.option("--components-extra", multiple=True,
-                     help="Components to install in addition to --components, comma-separated."),
+        string_slice("--components-extra", help="Components to install in addition to --components, comma-separated."),
         click.option("--registry", default=DEFAULT_REGISTRY, show_default=True,
                      help="The container registry (prefix) the headwater image is pulled from."),
         click.option("--image-pull-secret", default="",
                      help="The name of an existing Secret in the namespace to pull the image with."),
-        click.option("--watch-all-namespaces", type=click.BOOL, default=True, show_default=True,
-                     help="Watch every namespace (false: only the installation's)."),
-        click.option("--network-policy", type=click.BOOL, default=True, show_default=True,
-                     help="Deny ingress to the controllers from other namespaces (NetworkPolicies)."),
+        bool_flag("--watch-all-namespaces", default=True,
+                  help="Watch every namespace (false: only the installation's)."),
+        bool_flag("--network-policy", default=True,
+                  help="Deny ingress to the controllers from other namespaces (NetworkPolicies)."),
         click.option("--log-level", type=click.Choice(["debug", "info", "error", "trace"]), default="info",
                      show_default=True, help="The controllers' log level."),
         click.option("--cluster-domain", default="cluster.local", show_default=True,
                      help="The cluster's DNS domain, used in the controllers' service addresses."),
-        click.option("--toleration-keys", multiple=True,
+        string_slice("--toleration-keys",
                      help="Taint keys the controllers tolerate (operator Exists), comma-separated."),
-        click.option("--wait-controllers", type=click.BOOL, default=True, show_default=True,
-                     help="Wait until the controller Deployments are ready (headwater only; false when the "
-                          "controllers run outside the cluster)."),
+        bool_flag("--wait-controllers", default=True,
+                  help="Wait until the controller Deployments are ready (headwater only; false when the "
+                       "controllers run outside the cluster)."),
     ]
     wrapped: Any = func
     for decorator in reversed(decorators):
@@ -72,10 +67,10 @@ def make_install_options(namespace: str, params: dict[str, Any]) -> InstallOptio
 
     opts = InstallOptions(
         namespace=namespace, version=params["version_"], registry=params["registry"],
-        components=split_list(params["components"]), components_extra=split_list(params["components_extra"]),
+        components=params["components"], components_extra=params["components_extra"],
         network_policy=params["network_policy"], watch_all_namespaces=params["watch_all_namespaces"],
         log_level=params["log_level"], cluster_domain=params["cluster_domain"],
-        image_pull_secret=params["image_pull_secret"], toleration_keys=split_list(params["toleration_keys"]),
+        image_pull_secret=params["image_pull_secret"], toleration_keys=params["toleration_keys"],
     )
     try:
         opts.validate()
@@ -105,7 +100,7 @@ async def install_components(client: KubeClient, install: InstallOptions, opts: 
 
 
 @click.command("install")
-@click.option("--export", is_flag=True, help="Print the manifests as YAML instead of applying them.")
+@bool_flag("--export", help="Print the manifests as YAML instead of applying them.")
 @install_flags
 @cluster_options()
 def install(export: bool, kubeconfig: str | None, context: str | None, namespace: str, timeout: str,
@@ -135,9 +130,9 @@ def install(export: bool, kubeconfig: str | None, context: str | None, namespace
 
 
 @click.command("uninstall")
-@click.option("--keep-namespace", is_flag=True, help="Do not delete the namespace.")
-@click.option("--dry-run", is_flag=True, help="Only print the objects that would be deleted.")
-@click.option("-s", "--silent", is_flag=True, help="Delete without asking for confirmation.")
+@bool_flag("--keep-namespace", help="Do not delete the namespace.")
+@bool_flag("--dry-run", help="Only print the objects that would be deleted.")
+@bool_flag("-s", "--silent", help="Delete without asking for confirmation.")
 @cluster_options()
 def uninstall(keep_namespace: bool, dry_run: bool, silent: bool, kubeconfig: str | None, context: str | None,
               namespace: str, timeout: str) -> None:

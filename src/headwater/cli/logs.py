@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 import click
 
 from headwater.cli.common import CliError, Options, cluster_options, fail, make_options, run
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -252,7 +253,7 @@ def since_of(since: str | None, since_time: str | None) -> tuple[datetime | None
               help="Only lines of this log level.")
 @click.option("--kind", default=None, help="Only lines about this Flux kind, e.g. Kustomization.")
 @click.option("--name", default=None, help="Only lines about objects of this name.")
-@click.option("-f", "--follow", is_flag=True, help="Stream the logs (Ctrl-C stops).")
+@bool_flag("-f", "--follow", help="Stream the logs (Ctrl-C stops).")
 @click.option("--tail", type=int, default=-1, show_default=True,
               help="Lines of recent log to read from each controller (-1: all).")
 @click.option("--since", default=None, metavar="DURATION", help="Only lines newer than this, e.g. 5s, 2m, 3h.")
@@ -273,6 +274,11 @@ def logs(level: str | None, kind: str | None, name: str | None, follow: bool, ta
         cutoff, since_seconds = since_of(since, since_time)
     except CliError as err:
         fail(str(err))
+    if kind:
+        from headwater.api.kinds import resolve
+
+        resolved = resolve(kind)  # `ks`, `gitrepositories`: log lines carry the kind itself
+        kind = resolved.kind if resolved is not None else kind
     keep = Filter(level.lower() if level else None, kind, name, None if all_namespaces else opts.namespace, cutoff)
     lines = None if tail < 0 else tail
     query = PodLogQuery(follow, lines, since_seconds, since_time)

@@ -8,6 +8,7 @@ import click
 
 from headwater import __version__
 from headwater.cli.lazy import LazyGroup
+from headwater.pflag import bool_flag
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "bootstrap": ("headwater.cli.bootstrap:bootstrap", "Deploy headwater on a cluster the GitOps way."),
@@ -43,7 +44,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
               help="The namespace scope (env FLUX_SYSTEM_NAMESPACE).")
 @click.option("--timeout", default="5m", show_default=True, metavar="DURATION",
               help="Timeout for operations (Go duration).")
-@click.option("--verbose", is_flag=True, help="Print more detail (e.g. logs of waits, full errors).")
+@bool_flag("--verbose", help="Print more detail (e.g. logs of waits, full errors).")
 def cli(kubeconfig: str | None, context: str | None, namespace: str, timeout: str, verbose: bool) -> None:
     """headwater: GitOps for Kubernetes, compatible with Flux v2.
 

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from click.shell_completion import CompletionItem
 
-from headwater.cli.common import DEFAULT_NAMESPACE, Kind
+from headwater.cli.common import DEFAULT_NAMESPACE
+
+if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
 
 COMPLETION_TIMEOUT = 3.0
 
@@ -74,7 +77,7 @@ def complete_object_names(api_version: str, kind: str, ctx: click.Context, incom
             if (prefix + name).startswith(incomplete) and name not in exclude]
 
 
-def complete_names(kind: Kind) -> Completer:
+def complete_names(kind: KindDef) -> Completer:
     """A `shell_complete` callback completing names of `kind` (names already typed are not offered)."""
 
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[CompletionItem]:

@@ -2,7 +2,9 @@
 
 Merge-patch the annotation `reconcile.fluxcd.io/requestedAt=<RFC3339Nano>`, then poll until the
 controller reports `status.lastHandledReconcileAt` equal to that token with a settled Ready condition
-(True or False); print the revision fetched or applied, or fail with the Ready message.
+(True or False); print the revision fetched or applied, or fail with the Ready message. Every kind
+whose status records `lastHandledReconcileAt` has a leaf; `--with-source` reconciles the source the
+object reads first (`headwater.api.kinds.source_of`), for kinds that read one.
 """
 
 from __future__ import annotations
@@ -12,13 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from headwater.api.kinds import ALL_KINDS, reads_sources, source_of
 from headwater.cli.common import (
-    GIT_REPOSITORY,
-    KUSTOMIZATION,
     REQUESTED_AT,
-    SOURCE_KINDS,
     CliError,
-    Kind,
     Options,
     cluster_options,
     condition,
@@ -32,10 +31,12 @@ from headwater.cli.common import (
     run,
     wait_until,
 )
-from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
+from headwater.cli.nouns import kind_tree
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.runtime.kube import KubeClient
 
 FIELD_MANAGER = "flux-client-side-apply"
@@ -64,7 +65,7 @@ def settled(obj: dict[str, Any], token: str) -> dict[str, Any] | None:
     return obj
 
 
-async def wait_reconciled(client: KubeClient, kind: Kind, name: str, namespace: str, token: str,
+async def wait_reconciled(client: KubeClient, kind: KindDef, name: str, namespace: str, token: str,
                           budget: Budget) -> dict[str, Any]:
     """Wait for the request `token` to be handled; print the outcome; CliError on Ready=False."""
 
@@ -79,16 +80,15 @@ async def wait_reconciled(client: KubeClient, kind: Kind, name: str, namespace: 
         raise CliError(f"{kind.kind} reconciliation failed: {ready.get('message', '')}")
     log("✔", f"{kind.kind} reconciliation completed")
     status = obj.get("status") or {}
-    if kind.kind in SOURCE_KINDS:
-        revision = (status.get("artifact") or {}).get("revision")
-        if revision:
-            log("✔", f"fetched revision {revision}")
+    fetched = (status.get("artifact") or {}).get("revision")
+    if fetched:
+        log("✔", f"fetched revision {fetched}")
     elif status.get("lastAppliedRevision"):
         log("✔", f"applied revision {status['lastAppliedRevision']}")
     return obj
 
 
-async def request_reconcile(client: KubeClient, kind: Kind, name: str, namespace: str,
+async def request_reconcile(client: KubeClient, kind: KindDef, name: str, namespace: str,
                             extra: dict[str, Any] | None = None) -> str:
     """Set the requestedAt annotation (and any `extra` merge patch); the token it carries."""
     from headwater.runtime.kube import NotFound
@@ -105,68 +105,45 @@ async def request_reconcile(client: KubeClient, kind: Kind, name: str, namespace
     return token
 
 
-async def reconcile_one(client: KubeClient, kind: Kind, name: str, namespace: str, budget: Budget,
-                        obj: dict[str, Any] | None = None) -> dict[str, Any]:
-    obj = obj if obj is not None else await get_object(client, kind, name, namespace)
+async def reconcile_one(client: KubeClient, kind: KindDef, name: str, namespace: str, budget: Budget,
+                        with_source: bool = False) -> dict[str, Any]:
+    """Request and wait for one reconciliation (of the object's source first, with `with_source`)."""
+    obj = await get_object(client, kind, name, namespace)
     if is_suspended(obj):
         raise CliError(f"resource is suspended: {identify(kind, namespace, name)}")
+    if with_source:
+        source = source_of(kind, obj)
+        if source is None:
+            raise CliError(f"{identify(kind, namespace, name)} names no source that can be reconciled")
+        source_kind, source_namespace, source_name = source
+        await reconcile_one(client, source_kind, source_name, source_namespace, budget)
     log("►", f"annotating {kind.kind} {name} in {namespace} namespace")
     token = await request_reconcile(client, kind, name, namespace)
     log("✔", f"{kind.kind} annotated")
     return await wait_reconciled(client, kind, name, namespace, token, budget)
 
 
-@click.group(cls=AliasGroup)
-def reconcile() -> None:
-    """Reconcile Flux resources: ask the controller to act now and wait for the outcome."""
+def reconcile_leaf(kind: KindDef) -> click.Command:
+    """`reconcile <noun> NAME…` (with `--with-source` for kinds that read a source)."""
+
+    def leaf(names: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str, timeout: str,
+             with_source: bool = False) -> None:
+        opts = make_options(kubeconfig, context, namespace, timeout)
+
+        async def body(client: KubeClient) -> None:
+            budget = Budget(opts)
+            for name in names:
+                await reconcile_one(client, kind, name, opts.namespace, budget, with_source)
+
+        run(opts, body)
+
+    command: Any = cluster_options()(leaf)
+    if reads_sources(kind):
+        command = bool_flag("--with-source", help=f"Reconcile the {kind.kind}'s source first.")(command)
+    command = click.argument("names", nargs=-1, required=True, shell_complete=complete_names(kind))(command)
+    revision = "fetched revision" if kind.is_source else "applied revision"
+    return click.command(help=f"Trigger a {kind.kind} reconciliation and wait for the {revision}.")(command)
 
 
-reconcile.aliases = {"ks": "kustomization"}
-
-
-@reconcile.group()
-def source() -> None:
-    """Reconcile sources."""
-
-
-@source.command("git")
-@click.argument("names", nargs=-1, required=True, shell_complete=complete_names(GIT_REPOSITORY))
-@cluster_options()
-def reconcile_source_git(names: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str,
-                         timeout: str) -> None:
-    """Trigger a GitRepository reconciliation and wait for the fetched revision."""
-    opts = make_options(kubeconfig, context, namespace, timeout)
-
-    async def body(client: KubeClient) -> None:
-        budget = Budget(opts)
-        for name in names:
-            await reconcile_one(client, GIT_REPOSITORY, name, opts.namespace, budget)
-
-    run(opts, body)
-
-
-@reconcile.command("kustomization")
-@click.argument("names", nargs=-1, required=True, shell_complete=complete_names(KUSTOMIZATION))
-@click.option("--with-source", is_flag=True, help="Reconcile the Kustomization's source first.")
-@cluster_options()
-def reconcile_kustomization(names: tuple[str, ...], with_source: bool, kubeconfig: str | None,
-                            context: str | None, namespace: str, timeout: str) -> None:
-    """Trigger a Kustomization reconciliation and wait for the applied revision (alias: ks)."""
-    opts = make_options(kubeconfig, context, namespace, timeout)
-
-    async def body(client: KubeClient) -> None:
-        budget = Budget(opts)
-        for name in names:
-            obj = await get_object(client, KUSTOMIZATION, name, opts.namespace)
-            if is_suspended(obj):
-                raise CliError(f"resource is suspended: {identify(KUSTOMIZATION, opts.namespace, name)}")
-            if with_source:
-                ref = (obj.get("spec") or {}).get("sourceRef") or {}
-                source_kind = SOURCE_KINDS.get(str(ref.get("kind", "")))
-                if source_kind is None:
-                    raise CliError(f"cannot reconcile source of kind {ref.get('kind')!r}")
-                await reconcile_one(client, source_kind, str(ref.get("name")),
-                                    str(ref.get("namespace") or opts.namespace), budget)
-            await reconcile_one(client, KUSTOMIZATION, name, opts.namespace, budget, obj)
-
-    run(opts, body)
+reconcile = kind_tree("reconcile", "Reconcile Flux resources: ask the controller to act now and wait for the outcome.",
+                      [kind for kind in ALL_KINDS if kind.reconcilable], reconcile_leaf)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from headwater.cli.generate import GenerateError
+from headwater.manifests import GenerateError
 
 KEY_ALGORITHMS: Final = ("rsa", "ecdsa", "ed25519")
 ECDSA_CURVES: Final = ("p256", "p384", "p521")
@@ -146,7 +146,7 @@ def git_credentials(url: str, *, username: str | None = None, password: str | No
     git) insists on HTTP/S credentials; create source git makes no Secret when none are given."""
     from urllib.parse import urlsplit
 
-    from headwater.cli.generate import check_git_url, git_secret_data
+    from headwater.manifests import check_git_url, git_secret_data
 
     scheme = check_git_url(url)
     if scheme == "ssh":

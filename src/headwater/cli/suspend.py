@@ -1,7 +1,9 @@
 """`headwater suspend …` / `headwater resume …`: toggle `spec.suspend` like flux.
 
 Resume also requests a reconciliation (the requestedAt annotation, in the same patch) and waits until
-each object handled it with Ready True (exit 1 naming the object otherwise).
+each object handled it with Ready True (exit 1 naming the object otherwise). The kinds come from the
+registry: `suspend` for every kind whose spec has `suspend`, `resume` for those that also answer
+reconcile requests (`KindDef.suspendable`, `.reconcilable`).
 """
 
 from __future__ import annotations
@@ -11,12 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from headwater.api.kinds import ALL_KINDS
 from headwater.cli.common import (
-    GIT_REPOSITORY,
-    KUSTOMIZATION,
     REQUESTED_AT,
     CliError,
-    Kind,
     Options,
     cluster_options,
     get_object,
@@ -27,15 +27,17 @@ from headwater.cli.common import (
     rfc3339nano,
     run,
 )
-from headwater.cli.get import AliasGroup
 from headwater.cli.names import complete_names
+from headwater.cli.nouns import kind_tree
 from headwater.cli.reconcile import FIELD_MANAGER, Budget, wait_reconciled
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.runtime.kube import KubeClient
 
 
-async def _patch(client: KubeClient, kind: Kind, name: str, namespace: str, patch: dict[str, Any]) -> None:
+async def _patch(client: KubeClient, kind: KindDef, name: str, namespace: str, patch: dict[str, Any]) -> None:
     from headwater.runtime.kube import NotFound
 
     try:
@@ -45,28 +47,28 @@ async def _patch(client: KubeClient, kind: Kind, name: str, namespace: str, patc
         raise CliError(f"{identify(kind, namespace, name)} not found") from err
 
 
-def suspend_kind(kind: Kind, names: tuple[str, ...], all_: bool, opts: Options) -> None:
+def suspend_kind(kind: KindDef, names: tuple[str, ...], all_: bool, opts: Options) -> None:
     async def body(client: KubeClient) -> None:
         for name in await names_or_all(client, kind, names, opts.namespace, all_):
             await get_object(client, kind, name, opts.namespace)
-            log("►", f"suspending {kind.label} {name} in {opts.namespace} namespace")
+            log("►", f"suspending {kind.cli_noun} {name} in {opts.namespace} namespace")
             await _patch(client, kind, name, opts.namespace, {"spec": {"suspend": True}})
-            log("✔", f"{kind.label} suspended")
+            log("✔", f"{kind.cli_noun} suspended")
 
     run(opts, body)
 
 
-def resume_kind(kind: Kind, names: tuple[str, ...], all_: bool, wait: bool, opts: Options) -> None:
+def resume_kind(kind: KindDef, names: tuple[str, ...], all_: bool, wait: bool, opts: Options) -> None:
     async def body(client: KubeClient) -> None:
         budget = Budget(opts)
         pending: list[tuple[str, str]] = []
         for name in await names_or_all(client, kind, names, opts.namespace, all_):
             await get_object(client, kind, name, opts.namespace)
-            log("►", f"resuming {kind.label} {name} in {opts.namespace} namespace")
+            log("►", f"resuming {kind.cli_noun} {name} in {opts.namespace} namespace")
             token = rfc3339nano()
             await _patch(client, kind, name, opts.namespace,
                          {"spec": {"suspend": False}, "metadata": {"annotations": {REQUESTED_AT: token}}})
-            log("✔", f"{kind.label} resumed")
+            log("✔", f"{kind.cli_noun} resumed")
             if wait:
                 await wait_reconciled(client, kind, name, opts.namespace, token, budget)
             else:
@@ -77,7 +79,7 @@ def resume_kind(kind: Kind, names: tuple[str, ...], all_: bool, wait: bool, opts
     run(opts, body)
 
 
-def _leaf(group: click.Group, name: str, kind: Kind, resume: bool) -> None:
+def _leaf(kind: KindDef, resume: bool) -> click.Command:
     verb = "Resume" if resume else "Suspend"
 
     def command(names: tuple[str, ...], all_: bool, kubeconfig: str | None, context: str | None,
@@ -88,28 +90,17 @@ def _leaf(group: click.Group, name: str, kind: Kind, resume: bool) -> None:
         else:
             suspend_kind(kind, names, all_, opts)
 
-    command.__doc__ = f"{verb} the reconciliation of {kind.kind} objects (NAME… or --all)."
     decorated: Callable[..., None] = cluster_options()(command)
-    decorated = click.option("--all", "all_", is_flag=True,
-                             help=f"{verb} every {kind.kind} in the namespace.")(decorated)
+    decorated = bool_flag("--all", "all_", help=f"{verb} every {kind.kind} in the namespace.")(decorated)
     if resume:
-        decorated = click.option("--wait", is_flag=True,
-                                 help="Wait for each object to become ready before resuming the next.")(decorated)
+        decorated = bool_flag("--wait",
+                              help="Wait for each object to become ready before resuming the next.")(decorated)
     decorated = click.argument("names", nargs=-1, shell_complete=complete_names(kind))(decorated)
-    group.add_command(click.command(name)(decorated))
+    return click.command(help=f"{verb} the reconciliation of {kind.kind} objects (NAME… or --all).")(decorated)
 
 
-def _tree(resume: bool) -> click.Group:
-    verb = "resume" if resume else "suspend"
-    top = AliasGroup(verb, help=("Resume suspended Flux resources and wait for them to reconcile."
-                                 if resume else "Suspend the reconciliation of Flux resources."))
-    top.aliases = {"ks": "kustomization"}
-    _leaf(top, "kustomization", KUSTOMIZATION, resume)
-    source = click.Group("source", help=f"{verb.capitalize()} sources.")
-    _leaf(source, "git", GIT_REPOSITORY, resume)
-    top.add_command(source)
-    return top
-
-
-suspend = _tree(resume=False)
-resume = _tree(resume=True)
+SUSPENDABLE = [kind for kind in ALL_KINDS if kind.suspendable]
+suspend = kind_tree("suspend", "Suspend the reconciliation of Flux resources.", SUSPENDABLE,
+                    lambda kind: _leaf(kind, resume=False))
+resume = kind_tree("resume", "Resume suspended Flux resources and wait for them to reconcile.",
+                   [kind for kind in SUSPENDABLE if kind.reconcilable], lambda kind: _leaf(kind, resume=True))

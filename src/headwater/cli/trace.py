@@ -6,7 +6,9 @@ source, and prints flux's report: the object, the Kustomization (path, revision,
 message) and the source (URL, branch or tag, revision, status), blocks separated by `---`.
 
 Objects are named as flux does: `trace NAME --kind K --api-version V`, or `trace KIND/NAME …`, or
-`trace KIND NAME …`, where KIND is a kind, a plural or a short name the cluster serves (`deploy`, `cm`).
+`trace KIND NAME …`, where KIND is resolved as kubectl resolves it (`headwater.cli.resources`): a
+kind, singular, plural or short name in any case (`deploy`, `cm`, `Deployment`), optionally qualified
+(`deployments.apps`, `deploy.v1.apps`).
 An object without the labels is not managed by Flux: that, a missing object or an unknown kind is one
 `✗` line and exit 1 (flux prints such failures but exits 0).
 """
@@ -20,18 +22,10 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.shell_completion import CompletionItem
 
-from headwater.cli.common import (
-    KUSTOMIZATION,
-    SOURCE_KINDS,
-    CliError,
-    Options,
-    cluster_options,
-    condition,
-    get_object,
-    make_options,
-    run,
-)
+from headwater.api.kinds import KUSTOMIZATION, source_of
+from headwater.cli.common import CliError, Options, cluster_options, condition, get_object, make_options, run
 from headwater.cli.names import COMPLETION_TIMEOUT, complete_object_names, context_param
+from headwater.cli.resources import ServedKind, resolve_kind, resolve_resource
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
@@ -111,50 +105,6 @@ def source_block(source: dict[str, Any]) -> list[str]:
 # -- finding the object ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServedKind:
-    """A kind the cluster serves, with the names kubectl accepts for it."""
-
-    api_version: str
-    kind: str
-    plural: str
-    short_names: tuple[str, ...]
-
-    def answers_to(self, text: str) -> bool:
-        wanted = text.lower()
-        return wanted in (self.kind.lower(), self.plural.lower()) or wanted in self.short_names
-
-
-async def served_kinds(client: KubeClient) -> list[ServedKind]:
-    """Every kind the cluster serves, at each group's preferred version (core v1 first)."""
-    import asyncio
-
-    from headwater.runtime.kube import KubeError
-
-    groups = (await client.request("GET", "/apis")).get("groups") or []
-    versions = ["v1"] + [str(group["preferredVersion"]["groupVersion"]) for group in groups
-                         if (group.get("preferredVersion") or {}).get("groupVersion")]
-
-    async def kinds_of(api_version: str) -> list[ServedKind]:
-        try:
-            listing = await client.request("GET", "/api/v1" if api_version == "v1" else f"/apis/{api_version}")
-        except KubeError:
-            return []  # a group whose API service is down: skip it, as kubectl does
-        return [ServedKind(api_version, str(item["kind"]), str(item["name"]),
-                           tuple(name.lower() for name in item.get("shortNames") or ()))
-                for item in listing.get("resources") or [] if "/" not in str(item.get("name", ""))]
-
-    return [kind for kinds in await asyncio.gather(*(kinds_of(v) for v in versions)) for kind in kinds]
-
-
-async def resolve_type(client: KubeClient, text: str) -> ServedKind:
-    """The kind a kubectl-style resource type names (`Deployment`, `deployments`, `deploy`)."""
-    for served in await served_kinds(client):
-        if served.answers_to(text):
-            return served
-    raise CliError(f'the server doesn\'t have a resource type "{text}"')
-
-
 async def fetch_object(client: KubeClient, api_version: str, kind: str, name: str,
                        namespace: str) -> dict[str, Any]:
     from headwater.runtime.kube import UnknownKind
@@ -186,11 +136,10 @@ async def trace_one(client: KubeClient, wanted: Wanted, namespace: str) -> str:
         raise CliError(f"{wanted.kind} '{where}' is not managed by Flux (no {NAME_LABEL} label)")
     ks = await get_object(client, KUSTOMIZATION, labels[NAME_LABEL], labels[NAMESPACE_LABEL])
     blocks = [object_block(obj), kustomization_block(ks)]
-    ref = (ks.get("spec") or {}).get("sourceRef") or {}
-    source_kind = SOURCE_KINDS.get(str(ref.get("kind", "")))
-    if source_kind is not None and ref.get("name"):
-        source = await get_object(client, source_kind, str(ref["name"]),
-                                  str(ref.get("namespace") or ks["metadata"]["namespace"]))
+    found = source_of(KUSTOMIZATION, ks)
+    if found is not None:
+        source_kind, source_namespace, source_name = found
+        source = await get_object(client, source_kind, source_name, source_namespace)
         source.setdefault("kind", source_kind.kind)
         blocks.append(source_block(source))
     return "\n" + "\n---\n".join("\n".join(block) for block in blocks) + "\n"
@@ -203,7 +152,8 @@ async def wanted_objects(client: KubeClient, args: tuple[str, ...], kind: str | 
             raise CliError("--kind and --api-version go together: give both, or neither")
         if len(args) != 1:
             raise CliError("with --kind and --api-version, give exactly one object name")
-        return [Wanted(api_version, kind, args[0])]
+        served = await resolve_kind(client, kind, api_version)
+        return [Wanted(served.api_version, served.kind, args[0])]
     if not args:
         raise CliError("either `<resource>/<name>` or `<resource> <name>` is required as an argument")
     if "/" in args[0]:
@@ -212,12 +162,12 @@ async def wanted_objects(client: KubeClient, args: tuple[str, ...], kind: str | 
             type_text, _, name = arg.partition("/")
             if not type_text or not name:
                 raise CliError(f"{arg!r}: expected <resource>/<name>")
-            resource = await resolve_type(client, type_text)
+            resource = await resolve_resource(client, type_text)
             found.append(Wanted(resource.api_version, resource.kind, name))
         return found
     if len(args) < 2:
         raise CliError("either `<resource>/<name>` or `<resource> <name>` is required as an argument")
-    resource = await resolve_type(client, args[0])
+    resource = await resolve_resource(client, args[0])
     return [Wanted(resource.api_version, resource.kind, name) for name in args[1:]]
 
 
@@ -239,7 +189,7 @@ def complete_traced(ctx: click.Context, param: click.Parameter, incomplete: str)
             client = connect(context_param(ctx, "kubeconfig"), context_param(ctx, "context"))
             client.timeout = COMPLETION_TIMEOUT
             try:
-                return await asyncio.wait_for(resolve_type(client, type_text), COMPLETION_TIMEOUT)
+                return await asyncio.wait_for(resolve_resource(client, type_text), COMPLETION_TIMEOUT)
             finally:
                 await client.close()
 

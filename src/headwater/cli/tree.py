@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.cli.common import KUSTOMIZATION, CliError, cluster_options, fail, get_object, make_options, run
-from headwater.cli.get import AliasGroup
+from headwater.api.kinds import KUSTOMIZATION
+from headwater.cli.common import CliError, cluster_options, fail, get_object, make_options, run
 from headwater.cli.names import complete_names
+from headwater.cli.nouns import KindGroup, add_kind_leaf
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.apply.objects import ObjMetadata
@@ -92,17 +94,14 @@ async def expand(client: KubeClient, node: Node, obj: dict[str, Any], compact: b
             await expand(client, child, nested, compact, seen)
 
 
-@click.group(cls=AliasGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=KindGroup)
 def tree() -> None:
     """Print the objects Flux resources manage, as a tree."""
 
 
-tree.aliases = {"ks": "kustomization"}
-
-
-@tree.command("kustomization")
+@click.command()
 @click.argument("name", required=False, shell_complete=complete_names(KUSTOMIZATION))
-@click.option("--compact", is_flag=True, help="List Flux objects only.")
+@bool_flag("--compact", help="List Flux objects only.")
 @click.option("-o", "--output", type=click.Choice(["json", "yaml"]), default=None,
               help="Print the tree as json or yaml instead of text.")
 @cluster_options()
@@ -130,3 +129,6 @@ def tree_kustomization(name: str | None, compact: bool, output: str | None, kube
         click.echo(yaml.safe_dump(root.to_data(), sort_keys=False), nl=False)
     else:
         click.echo(render_tree(root), nl=False)
+
+
+add_kind_leaf(tree, KUSTOMIZATION, tree_kustomization)

@@ -15,9 +15,10 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from headwater.cli.common import CliError, Kind, condition, format_seconds, get_object, identify, wait_until
+from headwater.cli.common import CliError, condition, format_seconds, get_object, identify, wait_until
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.runtime.kube import KubeClient
 
 FIELD_MANAGER = "flux"
@@ -39,7 +40,7 @@ class Deadline:
         self.text = format_seconds(seconds)
 
 
-def judge(obj: Mapping[str, Any], kind: Kind) -> bool:
+def judge(obj: Mapping[str, Any], kind: KindDef) -> bool:
     """True when Ready for the current generation; CliError on a terminal failure; False to keep waiting."""
     generation = (obj.get("metadata") or {}).get("generation")
     observed = (obj.get("status") or {}).get("observedGeneration")
@@ -59,7 +60,7 @@ def judge(obj: Mapping[str, Any], kind: Kind) -> bool:
     return False
 
 
-async def wait_ready(client: KubeClient, kind: Kind, name: str, namespace: str,
+async def wait_ready(client: KubeClient, kind: KindDef, name: str, namespace: str,
                      deadline: Deadline) -> dict[str, Any]:
     """Poll until the object is Ready (see `judge`); a timeout names the object and its last message."""
     last: list[str] = ["waiting to be reconciled"]

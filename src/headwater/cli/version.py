@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING
 import click
 
 from headwater.cli.common import cluster_options, make_options, run
+from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
 
 
 @click.command("version")
-@click.option("--client", "client_only", is_flag=True, help="Print only the client version (no cluster access).")
+@bool_flag("--client", "client_only", help="Print only the client version (no cluster access).")
 @click.option("-o", "--output", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True,
               help="Output format.")
 @cluster_options()

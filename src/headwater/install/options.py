@@ -2,9 +2,10 @@
 
 Flux names components after their controllers (`source-controller`, …). headwater runs every controller
 from one image (`headwater controller <name>`), so a component here is a table row saying which
-subcommand it runs, which CRD groups it owns, its ports and whether it reconciles arbitrary objects
-(and so is bound to cluster-admin). Components Flux has but headwater does not implement yet are known
-by name so that asking for them fails with a clear message instead of "unknown".
+subcommand it runs, its ports and whether it reconciles arbitrary objects (and so is bound to
+cluster-admin); which CRDs it brings comes from the kind registry (`KindDef.component`). Components
+Flux has but headwater does not implement yet are known by name so that asking for them fails with a
+clear message instead of "unknown".
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ class Port:
 class Component:
     name: str  # the Deployment, ServiceAccount and `app` label
     controller: str  # `headwater controller <controller>`
-    groups: tuple[str, ...]  # CRD groups it owns
     ports: tuple[Port, ...]
     readiness_path: str
     readiness_port: str
@@ -56,13 +56,13 @@ HEALTHZ = Port("healthz", 9440)
 
 COMPONENTS: dict[str, Component] = {
     "source-controller": Component(
-        name="source-controller", controller="source", groups=("source.toolkit.fluxcd.io",),
+        name="source-controller", controller="source",
         ports=(Port("http", 9090), METRICS, HEALTHZ), readiness_path="/", readiness_port="http",
         service_port="http", data_volume=True, cpu_request="50m", grace_seconds=10,
         extra_args=("--storage-path=/data",),
     ),
     "kustomize-controller": Component(
-        name="kustomize-controller", controller="kustomize", groups=("kustomize.toolkit.fluxcd.io",),
+        name="kustomize-controller", controller="kustomize",
         ports=(METRICS, HEALTHZ), readiness_path="/readyz", readiness_port="healthz", reconciler=True,
     ),
 }

@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+from headwater.manifests import GenerateError, git_repository, kustomization, to_yaml
+from headwater.manifests import go_duration as manifest_duration
+
 COMPONENTS_FILE = "gotk-components.yaml"
 SYNC_FILE = "gotk-sync.yaml"
 KUSTOMIZATION_FILE = "kustomization.yaml"
@@ -50,9 +53,8 @@ class SyncOptions:
 
 def sync_objects(opts: SyncOptions) -> list[dict[str, Any]]:
     """The GitRepository (interval `--interval`) and the Kustomization (10m, prune) of the sync, built by
-    the same builders as `create … --export`; SyncError naming the flag when a value is invalid."""
-    from headwater.cli.generate import GenerateError, git_repository, kustomization
-
+    the same builders as `create … --export` (`headwater.manifests`); SyncError naming the flag when a
+    value is invalid."""
     try:
         return [
             git_repository(opts.name, opts.namespace, url=opts.url, branch=opts.branch, interval=opts.interval,
@@ -66,18 +68,13 @@ def sync_objects(opts: SyncOptions) -> list[dict[str, Any]]:
 
 def go_duration(text: str) -> str:
     """`1m` → `1m0s`; SyncError naming --interval when invalid."""
-    from headwater.cli.generate import GenerateError
-    from headwater.cli.generate import go_duration as generate_duration
-
     try:
-        return generate_duration(text, "--interval")
+        return manifest_duration(text, "--interval")
     except GenerateError as err:
         raise SyncError(str(err)) from err
 
 
 def sync_yaml(opts: SyncOptions) -> str:
-    from headwater.cli.generate import to_yaml
-
     return to_yaml(sync_objects(opts))
 
 

@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from headwater.cli.common import CliError
-from headwater.cli.events import flux_kind, human_duration, last_seen, parse_types, sort_events
+from headwater.cli.events import human_duration, last_seen, parse_types, sort_events
 from headwater.cli.logs import Filter, format_entry, read_files, since_of
+from headwater.cli.nouns import flux_kind
 from headwater.cli.trace import field, go_time
 from headwater.cli.tree import Node, render_tree
 from tests.unit.test_cli_lazy import (
@@ -52,11 +53,11 @@ def test_events_sort_oldest_first() -> None:
 
 
 def test_flux_kinds_and_types() -> None:
-    assert flux_kind("kustomization") == "Kustomization"
-    assert flux_kind("KS") == "Kustomization"
+    assert flux_kind("kustomization").kind == "Kustomization"
+    assert flux_kind("KS").kind == "Kustomization"
     with pytest.raises(CliError, match="'Deployment' is not a recognized Flux kind"):
         flux_kind("Deployment")
-    assert parse_types(["normal,Warning"]) == ("Normal", "Warning")
+    assert parse_types(["normal", "Warning"]) == ("Normal", "Warning")
     assert parse_types([]) == ()
     with pytest.raises(CliError, match="type 'Info' not supported"):
         parse_types(["Info"])

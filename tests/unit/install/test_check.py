@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from headwater.cli.check import kubernetes_line, parse_version
-from headwater.cli.install import split_list
 
 pytestmark = pytest.mark.unit
 
@@ -26,6 +25,3 @@ def test_parse_version() -> None:
     assert parse_version("v2.10.3") == (2, 10, 3)
     assert parse_version("1.2") is None
 
-
-def test_split_list() -> None:
-    assert split_list(("a,b", " c ,", "")) == ("a", "b", "c")

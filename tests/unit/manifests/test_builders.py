@@ -1,4 +1,4 @@
-"""The pure builders behind `create … --export` and `bootstrap`: fields, defaults and errors as flux's."""
+"""headwater.manifests, the pure builders behind `create … --export` and `bootstrap`: fields, defaults and errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from headwater.cli import generate as g
+from headwater import manifests as g
 
 pytestmark = pytest.mark.unit
 
@@ -139,3 +139,31 @@ def test_to_yaml_renders_like_go_yaml() -> None:
     documents = [doc for doc in yaml.safe_load_all(text) if doc]
     assert documents[1]["spec"]["ref"] == {"semver": ">=1.0.0 <2.0.0"}
     assert documents[0]["stringData"]["key"] == "a\nb\n"
+
+
+@pytest.mark.parametrize(("text", "ref"), [
+    ("podinfo", {"kind": "GitRepository", "name": "podinfo"}),
+    ("gitrepo/podinfo", {"kind": "GitRepository", "name": "podinfo"}),
+    ("gitrepository/podinfo.flux", {"kind": "GitRepository", "name": "podinfo", "namespace": "flux"}),
+    ("OCIRepository/app", {"kind": "OCIRepository", "name": "app"}),
+    ("ocirepo/app", {"kind": "OCIRepository", "name": "app"}),
+    ("BUCKET/artifacts", {"kind": "Bucket", "name": "artifacts"}),
+    ("ea/bundle", {"kind": "ExternalArtifact", "name": "bundle"}),
+])
+def test_source_kinds_resolve_as_kubectl(text: str, ref: dict[str, str]) -> None:
+    assert g.parse_source(text) == ref
+
+
+@pytest.mark.parametrize(("text", "check"), [
+    ("Deployment/web.apps", {"kind": "Deployment", "name": "web", "namespace": "apps"}),
+    ("deployment/web.apps", {"kind": "Deployment", "name": "web", "namespace": "apps"}),
+    ("deploy/web.apps", {"kind": "Deployment", "name": "web", "namespace": "apps"}),
+    ("sts/db.apps", {"kind": "StatefulSet", "name": "db", "namespace": "apps"}),
+    ("daemonsets/agent.kube-system", {"kind": "DaemonSet", "name": "agent", "namespace": "kube-system"}),
+    ("hr/redis.cache", {"kind": "HelmRelease", "name": "redis", "namespace": "cache",
+                        "apiVersion": "helm.toolkit.fluxcd.io/v2"}),
+    ("Kustomization/infra.flux-system", {"kind": "Kustomization", "name": "infra", "namespace": "flux-system",
+                                         "apiVersion": "kustomize.toolkit.fluxcd.io/v1"}),
+])
+def test_health_check_kinds_resolve_as_kubectl(text: str, check: dict[str, str]) -> None:
+    assert g.parse_health_check(text) == check
