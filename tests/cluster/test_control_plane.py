@@ -13,7 +13,7 @@ import pytest
 
 from headwater.devcluster.cluster import ClusterInfo
 from headwater.devcluster.versions import KUBERNETES
-from headwater.runtime.kube import Forbidden, Impersonation, Invalid, KubeClient, NotFound
+from headwater.runtime.kube import Forbidden, HttpKubeClient, Impersonation, Invalid, KubeClient, NotFound
 from headwater.runtime.kube.config import ClusterConfig
 from headwater.runtime.kube.crds import install_crds
 from tests.waiting import wait_for
@@ -100,7 +100,7 @@ async def test_rbac_is_enforced_for_tokens_and_impersonation(
     await kube.create({"apiVersion": "v1", "kind": "ServiceAccount",
                        "metadata": {"name": "writer", "namespace": namespace}})
     token = await _service_account_token(kube, namespace, "writer")
-    as_token = KubeClient(ClusterConfig(server=cluster_info.server, ca_data=cluster_info.ca_cert.read_bytes(),
+    as_token = HttpKubeClient(ClusterConfig(server=cluster_info.server, ca_data=cluster_info.ca_cert.read_bytes(),
                                         token=token))
     as_impersonated = kube.impersonating(Impersonation.service_account(namespace, "writer"))
 

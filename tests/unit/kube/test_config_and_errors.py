@@ -11,7 +11,8 @@ import yaml
 
 from headwater.runtime.kube import errors
 from headwater.runtime.kube.client import Resource, _watch_event
-from headwater.runtime.kube.config import ConfigError, Impersonation, config_from_dict, load_kubeconfig
+from headwater.runtime.kube.config import Impersonation, config_from_dict, load_kubeconfig
+from headwater.runtime.kube.errors import ConfigError
 
 pytestmark = pytest.mark.unit
 

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from headwater.runtime.kube.config import ConfigError
+from headwater.runtime.kube.errors import ConfigError
 from headwater.runtime.kube.remote import kubeconfig_from_secret
 
 pytestmark = pytest.mark.unit

@@ -6,6 +6,9 @@ pooled aiohttp session, and resource paths come from a discovery cache. The clie
 controllers need: CRUD, server-side apply with a field manager, status subresources, paging, watches
 with bookmarks, discovery of any group/version/kind, and impersonation (a view of the client that adds
 `Impersonate-*` headers and shares the connection pool).
+
+`HttpKubeClient` is the implementation of the `KubeClient` protocol (`protocol.py`) that talks to a real
+apiserver; code types its client as `KubeClient` so that the in-memory fake can stand in for it.
 """
 
 from __future__ import annotations
@@ -15,14 +18,14 @@ import builtins
 import json
 import ssl
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
 from headwater.runtime.kube.config import ClusterConfig, Impersonation
-from headwater.runtime.kube.errors import ClusterUnreachable, Gone, KubeError, NotFound, from_status
+from headwater.runtime.kube.errors import ClusterUnreachable, Gone, NotFound, UnknownKind, from_status
+from headwater.runtime.kube.protocol import WATCH_TIMEOUT_SECONDS, KubeClient
+from headwater.runtime.kube.resource import Resource
 
 JSON = "application/json"
 APPLY_PATCH = "application/apply-patch+yaml"
@@ -33,38 +36,6 @@ PATCH_TYPES = {
     "apply": APPLY_PATCH,
 }
 DEFAULT_TIMEOUT = 30.0
-WATCH_TIMEOUT_SECONDS = 300
-
-
-class UnknownKind(KubeError):
-    """The apiserver serves no such kind at that apiVersion (CRD missing or not yet established)."""
-
-
-@dataclass(frozen=True)
-class Resource:
-    """What discovery knows of one kind: where it lives and whether it is namespaced."""
-
-    group: str
-    version: str
-    kind: str
-    plural: str
-    namespaced: bool
-    verbs: tuple[str, ...] = ()
-
-    @property
-    def api_version(self) -> str:
-        return f"{self.group}/{self.version}" if self.group else self.version
-
-    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
-        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
-        if self.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace, safe='')}"
-        base += f"/{self.plural}"
-        if name is not None:
-            base += f"/{quote(name, safe='')}"
-            if subresource:
-                base += f"/{subresource}"
-        return base
 
 
 class Discovery:
@@ -80,7 +51,7 @@ class Discovery:
         else:
             self._by_gv.pop(api_version, None)
 
-    async def resource(self, client: KubeClient, api_version: str, kind: str) -> Resource:
+    async def resource(self, client: HttpKubeClient, api_version: str, kind: str) -> Resource:
         known = self._by_gv.get(api_version)
         if known is not None and kind in known:
             return known[kind]
@@ -91,7 +62,7 @@ class Discovery:
             raise UnknownKind(f"the cluster serves no kind {kind!r} in {api_version!r}")
         return found
 
-    async def _fetch(self, client: KubeClient, api_version: str) -> dict[str, Resource]:
+    async def _fetch(self, client: HttpKubeClient, api_version: str) -> dict[str, Resource]:
         group, _, version = api_version.rpartition("/")
         path = f"/apis/{api_version}" if group else f"/api/{version}"
         try:
@@ -109,8 +80,8 @@ class Discovery:
         return kinds
 
 
-class KubeClient:
-    """Async access to one apiserver as one identity; cheap `impersonating()` views share the pool."""
+class HttpKubeClient:
+    """`KubeClient` over HTTP: one apiserver as one identity; cheap `impersonating()` views share the pool."""
 
     def __init__(
         self,
@@ -119,20 +90,20 @@ class KubeClient:
         user_agent: str = "headwater",
         max_connections: int = 64,
         timeout: float = DEFAULT_TIMEOUT,
-        _shared: KubeClient | None = None,
+        _shared: HttpKubeClient | None = None,
     ) -> None:
         self.config = config
         self.user_agent = user_agent
         self.timeout = timeout
         self._max_connections = max_connections
-        self._root: KubeClient = _shared._root if _shared else self
+        self._root: HttpKubeClient = _shared._root if _shared else self
         self.discovery: Discovery = _shared.discovery if _shared else Discovery()
         self._session: aiohttp.ClientSession | None = None
         self._ssl: ssl.SSLContext | bool = config.ssl_context() if _shared is None else _shared._ssl
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
-    async def __aenter__(self) -> KubeClient:
+    async def __aenter__(self) -> HttpKubeClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -144,9 +115,9 @@ class KubeClient:
             await root._session.close()
             root._session = None
 
-    def impersonating(self, who: Impersonation | None) -> KubeClient:
+    def impersonating(self, who: Impersonation | None) -> HttpKubeClient:
         """A client acting as `who` (None: as ourselves) over the same connections and discovery."""
-        return KubeClient(self.config.with_impersonation(who), user_agent=self.user_agent,
+        return HttpKubeClient(self.config.with_impersonation(who), user_agent=self.user_agent,
                           timeout=self.timeout, _shared=self._root)
 
     def _get_session(self) -> aiohttp.ClientSession:
@@ -416,6 +387,14 @@ class KubeClient:
 
     async def version(self) -> dict[str, Any]:
         return await self.request("GET", "/version")
+
+
+if TYPE_CHECKING:
+    def _implements_protocol(client: HttpKubeClient) -> KubeClient:
+        return client  # mypy proves here that HttpKubeClient is a KubeClient
+
+
+__all__ = ["APPLY_PATCH", "PATCH_TYPES", "Discovery", "HttpKubeClient", "KubeClient", "Resource", "UnknownKind"]
 
 
 def _watch_event(event: dict[str, Any]) -> dict[str, Any]:

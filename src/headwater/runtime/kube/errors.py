@@ -22,6 +22,10 @@ class ClusterUnreachable(KubeError):
     """No answer from the apiserver (connection refused, TLS failure, timeout)."""
 
 
+class UnknownKind(KubeError):
+    """The apiserver serves no such kind at that apiVersion (CRD missing or not yet established)."""
+
+
 class ApiError(KubeError):
     """The apiserver answered with a failure `Status`."""
 

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Mapping
 
 import yaml
 
-from headwater.runtime.kube.client import KubeClient
+from headwater.runtime.kube.client import HttpKubeClient, KubeClient
 from headwater.runtime.kube.config import config_from_dict
 from headwater.runtime.kube.errors import ConfigError
 
 DEFAULT_KEYS = ("value", "value.yaml")
 
 
-def kubeconfig_from_secret(secret: dict[str, object], key: str | None = None) -> bytes:
+def kubeconfig_from_secret(secret: Mapping[str, object], key: str | None = None) -> bytes:
     """The kubeconfig bytes of a Secret; a clear error naming the Secret when the key is missing."""
     data = secret.get("data") or {}
     if not isinstance(data, dict):
@@ -44,7 +45,7 @@ class RemoteClients:
         self.user_agent = user_agent
         self._clients: dict[str, KubeClient] = {}
 
-    async def for_secret(self, secret: dict[str, object], key: str | None = None) -> KubeClient:
+    async def for_secret(self, secret: Mapping[str, object], key: str | None = None) -> KubeClient:
         raw = kubeconfig_from_secret(secret, key)
         digest = hashlib.sha256(raw).hexdigest()
         client = self._clients.get(digest)
@@ -55,7 +56,7 @@ class RemoteClients:
                 raise ConfigError(f"the kubeconfig in the Secret is not valid YAML: {err}") from err
             if not isinstance(parsed, dict):
                 raise ConfigError("the kubeconfig in the Secret is not a YAML mapping")
-            client = KubeClient(config_from_dict(parsed), user_agent=self.user_agent)
+            client = HttpKubeClient(config_from_dict(parsed), user_agent=self.user_agent)
             self._clients[digest] = client
         return client
 
