@@ -220,6 +220,7 @@ class Controller:
             error = err
         seconds = time.monotonic() - started
         self.reconciles += 1
+        error = self._effective_error(ctx, error, ready_before)
         outcome = self._record_outcome(ctx, error, ready_before)
         if requested_at is not None:
             ctx.status["lastHandledReconcileAt"] = requested_at
@@ -227,20 +228,30 @@ class Controller:
             await self.write_status(ctx.obj)
         self._schedule(key, ctx, result, error, outcome, seconds)
 
+    @staticmethod
+    def _effective_error(
+        ctx: ReconcileContext, error: BaseException | None, ready_before: dict[str, Any] | None
+    ) -> BaseException | None:
+        """The reconcile's failure: what it raised, or the Ready=False it set itself in this pass.
+
+        A reconcile that returns normally but marked Ready=False in this pass (e.g. a health check that
+        failed) is a failure, reported, counted and retried like a raised `ReconcileError`; a
+        Ready=False left from an earlier attempt is not.
+        """
+        conds = ctx.conditions
+        if error is None and cond.is_false(conds, cond.READY_CONDITION) \
+                and cond.get(conds, cond.READY_CONDITION) != ready_before:
+            return ReconcileError(cond.get_reason(conds, cond.READY_CONDITION) or DEFAULT_FAILURE_REASON,
+                                  cond.get_message(conds, cond.READY_CONDITION))
+        return error
+
     def _record_outcome(
         self, ctx: ReconcileContext, error: BaseException | None, ready_before: dict[str, Any] | None
     ) -> str:
-        """Set the common conditions for how the reconcile ended; return the metrics result label.
-
-        A reconcile that returns normally but itself marked Ready=False in this pass (e.g. a health
-        check that failed) counts as a failure; a Ready=False left from an earlier attempt does not.
-        """
+        """Set the common conditions for how the reconcile ended; return the metrics result label."""
         conds, generation = ctx.conditions, ctx.generation
         previous = (ready_before or {}).get("reason"), (ready_before or {}).get("message")
         ready_now = cond.get(conds, cond.READY_CONDITION)
-        if error is None and cond.is_false(conds, cond.READY_CONDITION) and ready_now != ready_before:
-            error = ReconcileError(cond.get_reason(conds, cond.READY_CONDITION) or DEFAULT_FAILURE_REASON,
-                                   cond.get_message(conds, cond.READY_CONDITION))
         if error is None:
             cond.delete(conds, cond.RECONCILING_CONDITION)
             cond.delete(conds, cond.STALLED_CONDITION)

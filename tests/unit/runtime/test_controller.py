@@ -171,7 +171,7 @@ CASES = [
         events=(("Warning", "ReconciliationFailed"),), requeue=backoff(0.75))),
     Case("Ready=False set by the reconciler itself counts as a failure", (Do("not-ready", "HealthCheckFailed"),),
          Expect(conditions={"Ready": ("False", "HealthCheckFailed"), "Reconciling": ("True", "ProgressingWithRetry")},
-                events=(("Warning", "HealthCheckFailed"),))),
+                events=(("Warning", "HealthCheckFailed"),), requeue=backoff(0.75))),
     Case("suspended: not reconciled, nothing written", (Do("ok"),), Expect(
         reconciled=False, requeue=NONE, fields={"status": None, "metadata.finalizers": None}),
         obj=example(suspend=True)),
