@@ -224,7 +224,7 @@ class Controller:
         outcome = self._record_outcome(ctx, error, ready_before)
         if requested_at is not None:
             ctx.status["lastHandledReconcileAt"] = requested_at
-        if ctx.status != before:
+        if ctx.status != self.status_writer.stored(ctx.obj, before):
             await self.write_status(ctx.obj)
         self._schedule(key, ctx, result, error, outcome, seconds)
 
@@ -331,7 +331,7 @@ class Controller:
 
     async def write_status(self, obj: Obj) -> None:
         """Merge-patch the status subresource with the object's whole status."""
-        await self.status_writer.write(obj)
+        await self.status_writer.write(obj, final=True)
 
     async def _add_finalizer(self, key: ObjectKey, ctx: ReconcileContext) -> bool:
         meta = ctx.obj["metadata"]

@@ -6,6 +6,7 @@ show progress before a long step and nothing else of the loop is within its reac
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from headwater.runtime.kube.client import KubeClient
@@ -19,13 +20,30 @@ class StatusWriter:
         self.kube = kube
         self.field_manager = field_manager
         self.writes = 0  # status writes made (observability and tests)
+        self._written: dict[tuple[str, str], dict[str, Any]] = {}  # during a reconcile: the last status sent
 
-    async def write(self, obj: dict[str, Any]) -> None:
+    async def write(self, obj: dict[str, Any], *, final: bool = False) -> None:
+        """Send the status; a write before the `final` one of a run is remembered for `stored`."""
+        status = obj.get("status") or {}
         try:
-            await self.kube.patch_status(obj, obj.get("status") or {}, field_manager=self.field_manager)
+            await self.kube.patch_status(obj, status, field_manager=self.field_manager)
             self.writes += 1
         except NotFound:
             pass  # deleted meanwhile; nothing left to report on
+        if not final:
+            self._written[_key(obj)] = copy.deepcopy(status)
+
+    def stored(self, obj: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+        """The object's status as stored now: the last one written during this reconcile (progress, an
+        intended inventory), else `before`. Forgets it: the runtime calls this once, at the end of a run,
+        and compares the final status with it, so a status written mid-run is never left standing when the
+        final one happens to equal the status the run started from."""
+        return self._written.pop(_key(obj), before)
+
+
+def _key(obj: dict[str, Any]) -> tuple[str, str]:
+    meta = obj.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 __all__ = ["StatusWriter"]

@@ -190,6 +190,8 @@ CASES: list[Case] = [
         requeue=after(120), fields={"status.lastAttemptedRevision": revision_of(BAD_BUILD),
                                     "status.lastAppliedRevision": None}),
         files=BAD_BUILD),
+    Case("a retried failure still reads Ready=False, not the progress shown while it ran", Expect(
+        conditions=RETRYING_BUILD, message="missing.yaml", requeue=after(120)), files=BAD_BUILD, then=(Again(),)),
     Case("without retryInterval a failure retries at the interval", Expect(
         conditions=RETRYING_BUILD, requeue=after(600)), files=BAD_BUILD, spec={"retryInterval": None}),
     Case("the decryption Secret is missing", Expect(
