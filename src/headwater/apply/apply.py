@@ -19,6 +19,15 @@ with background propagation, wait until gone, dry-run again), otherwise fail nam
 field; take over the fields of `kubectl` (Apply and Update), `before-first-apply` and our own Update
 entries in `metadata.managedFields` with a JSON patch (unless `ssa: Merge`), drop kubectl's
 last-applied annotation; compare and apply.
+
+Two hooks for the caller (`apply_all`), both asked before a stage writes anything:
+- `claimed` (`apply/ownership.py`): an existing object whose owner labels name another Kustomization
+  that still claims it fails the stage with `OwnershipConflict` instead of being taken over.
+- `before_write`: receives the entries of the stage's objects (their final identities: cluster-scoped
+  ones without namespace) once they are planned and before the first of them is written. The
+  Kustomization reconciler records its intended inventory there, so that a crash after a create
+  cannot leave an object carrying its labels that no inventory lists (see `kustomize/reconciler.py`).
+  An exception from it stops the apply before the stage's writes.
 """
 
 from __future__ import annotations
@@ -56,6 +65,7 @@ from headwater.apply.objects import (
     split_stages,
     version_of,
 )
+from headwater.apply.ownership import ClaimCheck, conflict_message, contested_owner
 from headwater.apply.unchanged import UnchangedMemo, digest
 from headwater.runtime.kube.client import KubeClient, UnknownKind
 from headwater.runtime.kube.errors import ApiError, KubeError, NotFound
@@ -105,6 +115,18 @@ class ImmutableFieldError(ApplyError):
 
 class WaitError(ApplyError):
     """Cluster or class definitions did not become ready within the wait timeout."""
+
+
+class OwnershipConflict(ApplyError):
+    """The object is managed by another Kustomization that still claims it (`apply/ownership.py`)."""
+
+    def __init__(self, subject: str, owner: tuple[str, str]) -> None:
+        super().__init__(conflict_message(subject, owner), subject=subject)
+        self.owner = owner
+
+
+#: Called with a stage's planned entries before the stage writes anything.
+BeforeWrite = Callable[[list[ChangeSetEntry]], Awaitable[None]]
 
 
 # -- pure helpers ------------------------------------------------------------------------------------
@@ -261,6 +283,9 @@ class _Options:
     wait_timeout: float
     managers: tuple[tuple[str, str], ...]
     ignore_rules: tuple[IgnoreRule, ...] = ()
+    owner: tuple[str, str] | None = None
+    claimed: ClaimCheck | None = None
+    before_write: BeforeWrite | None = None
 
 
 def _raise_all(errors: Sequence[BaseException]) -> None:
@@ -325,6 +350,8 @@ class _Applier:
                 plans.append(result)
         if errors:
             _raise_all(errors)
+        if self.options.before_write is not None:
+            await self.options.before_write([ChangeSetEntry(p.meta, p.version, p.action) for p in plans])
         to_apply = [plan for plan in plans if plan.apply]
         for _, group in itertools.groupby(to_apply, key=lambda p: (p.meta.group, p.meta.kind)):
             outcomes = await asyncio.gather(*(self._limited(self._apply(plan)) for plan in group),
@@ -354,6 +381,9 @@ class _Applier:
 
         if is_apply_excluded(obj) or is_apply_excluded(existing) or (existing and is_ssa_if_not_present(obj)):
             return _Plan(obj, meta, version, Action.SKIPPED)
+        contested = contested_owner(existing, meta, self.options.owner, self.options.claimed)
+        if contested is not None:
+            raise OwnershipConflict(meta.subject, contested)
         # digested before the ignore rules, whose outcome depends only on the (versioned) live object
         desired_digest = digest(obj) if self.memo is not None else None
         if desired_digest is not None and self.memo is not None \
@@ -523,6 +553,8 @@ async def apply_all(
     override_managers: Iterable[str] = (),
     ignore_rules: Iterable[IgnoreRule] = (),
     memo: UnchangedMemo | None = None,
+    claimed: ClaimCheck | None = None,
+    before_write: BeforeWrite | None = None,
 ) -> ChangeSet:
     """Apply `objects` stage by stage; return one change-set entry per object, in apply order.
 
@@ -533,6 +565,7 @@ async def apply_all(
     `force` recreates objects whose immutable fields changed (as does the per-object annotation
     `kustomize.toolkit.fluxcd.io/force: enabled`). Raises `ApplyError` (`ImmutableFieldError`,
     `WaitError`) naming the object; its `change_set` holds the stages applied before the failure.
+    `claimed` and `before_write` are the hooks of the module docstring (`claimed` needs `owner`).
     The caller's objects are not modified.
     """
     desired: list[Obj] = []
@@ -548,7 +581,8 @@ async def apply_all(
 
     options = _Options(field_manager=field_manager, force=force, wait_timeout=wait_timeout,
                        managers=tuple(cleanup_managers(field_manager, override_managers)),
-                       ignore_rules=tuple(ignore_rules))
+                       ignore_rules=tuple(ignore_rules), owner=owner, claimed=claimed,
+                       before_write=before_write)
     applier = _Applier(kube, options, concurrency, memo)
     result = ChangeSet(calls=applier.calls)
     for stage, stage_objects in split_stages(desired, custom_stage_kinds):

@@ -11,6 +11,11 @@ The object, its dependencies and its source are read through the API's typed vie
 (`headwater.api.models`: views over the dicts, not copies), so defaults and limits — the 30 s timeout
 floor, the retry interval, the deletion policy — are the API's, stated once. Status is written into
 `ctx.status`, the dict the runtime sends.
+
+Two guards around the apply: the intended inventory is written before an apply that brings new
+objects into it (`apply/intent.py`: a crash between a create and the final inventory write leaves no
+orphan), and an object another Kustomization still claims is not taken from it (`kustomize/claims.py`:
+this one fails with Ready=False naming the object and its owner).
 """
 
 from __future__ import annotations
@@ -36,10 +41,12 @@ from headwater.apply.apply import ApplyError, apply_all
 from headwater.apply.cel_health import compile_health_checks
 from headwater.apply.drift_ignore import parse_rules
 from headwater.apply.health import CustomStatusReader
+from headwater.apply.intent import IntendedInventory
 from headwater.apply.prune import PruneError, delete_all, prune
 from headwater.apply.unchanged import UnchangedMemo
 from headwater.artifact.fetch import ArtifactError, fetch_artifact
 from headwater.kustomize.build import BuildCache, BuildError, Built, build_key
+from headwater.kustomize.claims import claim_check
 from headwater.kustomize.decryption import DecryptionError, decrypt_objects
 from headwater.kustomize.health import HealthCheckFailed, targets_for, wait_healthy
 from headwater.kustomize.pipeline import UnsupportedSubstituteKind, post_build, render
@@ -149,10 +156,13 @@ class KustomizationReconciler(Reconciler):
         objects = await self._post_build(ctx, ks, built)
         self._custom_health(ks)  # invalid healthCheckExprs stall before anything is applied
         kube = await self._client(ks)
+        old_entries = _inventory(status)
+        intent = IntendedInventory(old_entries, lambda entries: self._record_inventory(ctx, entries))
         try:
             change_set = await apply_all(kube, objects, field_manager=FIELD_MANAGER, owner=(name, namespace),
                                          force=spec.force, wait_timeout=timeout, ignore_rules=parse_rules(spec.ignore),
-                                         memo=self.in_sync)
+                                         memo=self.in_sync, claimed=claim_check(self.kustomizations, ks, revision),
+                                         before_write=intent.before_write)
             self.applies_sent += change_set.calls.applies
             APPLIES.inc(change_set.calls.applies)
         except ApplyError as err:
@@ -160,7 +170,6 @@ class KustomizationReconciler(Reconciler):
         except KubeError as err:
             raise ReconcileError("ReconciliationFailed", f"apply failed: {err}") from err
         entries = inv.from_change_set(change_set)
-        old_entries = _inventory(status)
         ctx.status["inventory"] = inv.to_status(entries)
         changes = [str(e) for e in change_set if e.action.value not in ("unchanged", "skipped")]
         stale = inv.diff(old_entries, entries)
@@ -179,6 +188,15 @@ class KustomizationReconciler(Reconciler):
         cond.mark_ready(ctx.conditions, f"Applied revision: {revision}", "ReconciliationSucceeded",
                         generation=ctx.generation)
         return Result()
+
+    @staticmethod
+    async def _record_inventory(ctx: ReconcileContext, entries: list[inv.InventoryEntry]) -> None:
+        """Write the intended inventory now, before the apply writes objects it adds."""
+        ctx.status["inventory"] = inv.to_status(entries)
+        try:
+            await ctx.status_writer.write(ctx.obj)
+        except KubeError as err:
+            raise ReconcileError("ReconciliationFailed", f"recording the inventory before apply failed: {err}") from err
 
     async def _check_health(self, ctx: ReconcileContext, ks: Kustomization, kube: KubeClient,
                             objects: list[dict[str, Any]], revision: str, *, changed: bool) -> None:
