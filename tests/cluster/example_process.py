@@ -22,7 +22,7 @@ from headwater.runtime.informer import Informer
 from headwater.runtime.kube import connect
 from headwater.runtime.logging import setup_logging
 from headwater.runtime.manager import Manager, run_until_signalled
-from headwater.runtime.options import ControllerOptions, controller_options
+from headwater.runtime.options import ControllerOptions, add_controller_options
 from headwater.runtime.result import Result
 from tests.cluster.example_reconciler import ExampleReconciler
 
@@ -56,7 +56,6 @@ class JournaledReconciler(ExampleReconciler):
 @click.option("--journal", "journal_path", required=True, type=click.Path(path_type=Path))
 @click.option("--identity", default=None)
 @click.option("--delay", default=0.0, type=float, help="Seconds each reconcile takes.")
-@controller_options()
 def main(kubeconfig: str, namespace: str, journal_path: Path, identity: str | None, delay: float,
          **params: Any) -> None:
     options = ControllerOptions.from_params(params)
@@ -92,5 +91,7 @@ def main(kubeconfig: str, namespace: str, journal_path: Path, identity: str | No
     raise SystemExit(code)
 
 
+command = add_controller_options(main)  # the shared controller flags, as every controller has
+
 if __name__ == "__main__":
-    main()
+    command()
