@@ -296,9 +296,9 @@ async def test_trace_walks_to_the_kustomization_and_source(kube: KubeClient, flu
     missing = await headwater(kc, "trace", "deployment/nope", "-n", ns)
     assert missing.rc == 1
     assert missing.err.strip() == f"✗ Deployment '{ns}/nope' not found"
-    unknown = await headwater(kc, "trace", "widgets/x", "-n", ns)
+    unknown = await headwater(kc, "trace", "nosuchkinds/x", "-n", ns)
     assert unknown.rc == 1
-    assert unknown.err.strip() == '✗ the server doesn\'t have a resource type "widgets"'
+    assert unknown.err.strip() == '✗ the server doesn\'t have a resource type "nosuchkinds"'
     half = await headwater(kc, "trace", "settings", "--kind", "ConfigMap", "-n", ns)
     assert half.rc == 1
     assert "--kind and --api-version go together" in half.err
