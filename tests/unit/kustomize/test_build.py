@@ -9,7 +9,15 @@ import pytest
 import yaml
 
 from headwater.api.models.kustomize import KustomizationSpec
-from headwater.kustomize.build import BuildCache, BuildError, Built, build, build_key, generate_kustomization
+from headwater.kustomize.build import (
+    BuildCache,
+    BuildError,
+    Built,
+    build,
+    build_key,
+    generate_kustomization,
+    kubectl_binary,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -77,13 +85,36 @@ def test_overlay_fields_are_applied(tmp_path: Path) -> None:
         ({"bad.yaml": "kind: [unclosed\n"}, {}, "bad.yaml: invalid YAML"),
         ({"kustomization.yaml": "resources: [missing.yaml]\n"}, {}, "kustomize build failed"),
         ({"kustomization.yaml": "resources: [https://github.com/x/y//base]\n"}, {"_remote": True},
-         "remote resources 'https://github.com/x/y//base' are not allowed"),
+         "resources 'https://github.com/x/y//base' is a remote base, which is not allowed (--no-remote-bases)"),
         ({"kustomization.yaml": "resources: [../../../../etc/passwd]\n"}, {},
          "'../../../../etc/passwd' points outside"),
         ({"kustomization.yaml": "resources: [a.yaml]\nconfigMapGenerator: [{name: x, files: [k=/etc/hostname]}]\n",
           "a.yaml": DEPLOYMENT}, {}, "'/etc/hostname' points outside the artifact"),
         ({"app/kustomization.yaml": "patches: [{path: ../../outside.yaml}]\n"}, {"path": "app"},
          "'../../outside.yaml' points outside"),
+        # #12 defect 1: a builtin generator in a separate file, or inline, read any file of the controller.
+        ({"kustomization.yaml": "generators: [gen.yaml]\n",
+          "gen.yaml": "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: x}\nfiles: [k=/etc/passwd]\n"},
+         {}, "gen.yaml: generators ConfigMapGenerator files '/etc/passwd' points outside the artifact"),
+        ({"kustomization.yaml": "generators:\n- |\n  apiVersion: builtin\n  kind: SecretGenerator\n"
+                                "  metadata: {name: x}\n  files: [/etc/hostname]\n"},
+         {}, "kustomization.yaml: generators SecretGenerator files '/etc/hostname' points outside the artifact"),
+        ({"kustomization.yaml": "generators: [gens]\n", "gens/kustomization.yaml": "resources: [g.yaml]\n",
+          "gens/g.yaml": "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata: {name: x}\nenvs: [../../env]\n"},
+         {}, "gens/g.yaml: resources ConfigMapGenerator envs '../../env' points outside the artifact"),
+        ({"kustomization.yaml": "transformers: [t.yaml]\n",
+          "t.yaml": "apiVersion: builtin\nkind: PatchTransformer\nmetadata: {name: x}\npath: /etc/passwd\n"},
+         {}, "t.yaml: transformers PatchTransformer path '/etc/passwd' points outside the artifact"),
+        ({"kustomization.yaml": "transformers: [t.yaml]\n",
+          "t.yaml": "apiVersion: example.com/v1\nkind: Exec\nmetadata: {name: x}\n"},
+         {}, "is a kustomize plugin, and plugins are disabled in builds"),
+        ({"kustomization.yaml": "helmCharts: [{name: x}]\n"}, {}, "helmCharts is not supported"),
+        # #12 defect 2: every URL form is remote; file:// is refused even without --no-remote-bases.
+        ({"kustomization.yaml": "resources: [file:///etc/kubernetes]\n"}, {},
+         "'file:///etc/kubernetes' is a file:// URL, which is not allowed"),
+        *[({"kustomization.yaml": f"resources: ['{url}']\n"}, {"_remote": True}, "(--no-remote-bases)")
+          for url in ("git::https://example.com/r.git", "git@github.com:org/repo", "ssh://git@h/r",
+                      "github.com/org/repo/base?ref=v1", "example.com/org/repo.git/base", "http://h/r")],
     ],
 )
 def test_bad_input_names_the_file_or_field(tmp_path: Path, files: dict[str, str], spec: dict[str, Any],
@@ -176,3 +207,41 @@ def test_files_elsewhere_in_the_artifact_can_be_used_as_in_flux(tmp_path: Path) 
     })
     [built] = build(tmp_path, KustomizationSpec({"path": "overlay"}))
     assert built.obj["spec"]["replicas"] == 5
+
+
+def test_only_what_spec_path_builds_is_checked(tmp_path: Path) -> None:
+    """#12 defect 4: a hostile directory elsewhere in the artifact must not break other paths."""
+    tree(tmp_path / "root", {"good/a.yaml": DEPLOYMENT,
+                             "evil/kustomization.yaml": "configMapGenerator: [{name: x, files: [/etc/passwd]}]\n",
+                             "evil/bomb.yaml": "a: &a [" + ",".join(["x"] * 10) + "]\n"})
+    [built] = build(tmp_path / "root", KustomizationSpec({"path": "good"}))
+    assert built.obj["kind"] == "Deployment"
+    with pytest.raises(BuildError, match="points outside the artifact"):
+        build(tmp_path / "root", KustomizationSpec({"path": "evil"}))
+
+
+def test_the_kustomize_child_cannot_read_outside_the_artifact(tmp_path: Path) -> None:
+    """Defence in depth: with the reference check bypassed, Landlock still stops the read."""
+    from headwater.kustomize.sandbox import Limits, landlock_available, run_confined
+
+    if not landlock_available():
+        pytest.skip("this kernel has no Landlock")
+    (tmp_path / "outside.txt").write_text("controller-secret")
+    root = tree(tmp_path / "root", {"kustomization.yaml":
+                                    f"configMapGenerator: [{{name: x, files: [k={tmp_path}/outside.txt]}}]\n"})
+    argv = [kubectl_binary(), "kustomize", "--load-restrictor=LoadRestrictionsNone", str(root)]
+    result = run_confined(argv, readable=root, no_network=True, limits=Limits(seconds=60), what="build")
+    assert result.returncode != 0
+    assert b"permission denied" in result.stderr
+    assert b"controller-secret" not in result.stdout
+
+
+def test_the_kustomize_child_is_stopped_at_its_output_limit(tmp_path: Path) -> None:
+    from headwater.kustomize.sandbox import Limits, SandboxError, run_confined
+
+    root = tree(tmp_path / "root", {"kustomization.yaml": "configMapGenerator: [{name: x, literals: [k=%s]}]\n"
+                                    % ("v" * 4096)})
+    argv = [kubectl_binary(), "kustomize", str(root)]
+    with pytest.raises(SandboxError, match="produced more than 2 KiB of manifests"):
+        run_confined(argv, readable=root, no_network=True, limits=Limits(output_bytes=2048, seconds=60),
+                     what="build")
