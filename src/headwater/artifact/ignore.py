@@ -131,40 +131,91 @@ def _translate_class(pattern: str, i: int) -> tuple[str, int]:
     return (f"[{items}]" if items else "(?!)"), i
 
 
+# A token of a compiled glob: ``*``, ``?``, or a one-character regex (a literal or a class).
+_Token = str | re.Pattern[str]
+_STAR = "*"
+_ANY = "?"
+
+
+class _Glob:
+    """A compiled Go glob, matched by simulating it as an automaton over the set of live positions.
+
+    A regex such as ``[^/]*a[^/]*a...b`` backtracks polynomially (exponentially in the number of stars)
+    on a long ``aaaa...`` name, and names and patterns come from untrusted trees; tracking the set of
+    pattern positions reachable after each character costs at most ``len(name) * len(pattern)`` steps.
+    """
+
+    def __init__(self, tokens: Sequence[_Token]) -> None:
+        self._tokens = tuple(tokens)
+
+    def _close(self, states: set[int]) -> set[int]:
+        # A star may match the empty string: the position after it is live as well.
+        out = set(states)
+        for i in sorted(states):
+            j = i
+            while j < len(self._tokens) and self._tokens[j] == _STAR:
+                j += 1
+                out.add(j)
+        return out
+
+    def fullmatch(self, name: str) -> bool:
+        tokens = self._tokens
+        states = self._close({0})
+        for char in name:
+            after: set[int] = set()
+            for i in states:
+                if i == len(tokens):
+                    continue
+                token = tokens[i]
+                if token == _STAR:
+                    if char != "/":
+                        after.add(i)
+                elif token == _ANY:
+                    if char != "/":
+                        after.add(i + 1)
+                elif isinstance(token, re.Pattern) and token.fullmatch(char):
+                    after.add(i + 1)
+            if not after:
+                return False
+            states = self._close(after)
+        return len(tokens) in states
+
+
 @lru_cache(maxsize=4096)
-def _compile_go_glob(pattern: str) -> re.Pattern[str] | None:
-    """A regex equivalent to Go's ``filepath.Match(pattern, name)`` on Unix, or None if malformed."""
-    out: list[str] = []
+def _compile_go_glob(pattern: str) -> _Glob | None:
+    """A matcher equivalent to Go's ``filepath.Match(pattern, name)`` on Unix, or None if malformed."""
+    tokens: list[_Token] = []
     i = 0
     try:
         while i < len(pattern):
             c = pattern[i]
             if c == "*":
-                out.append("[^/]*")
+                if not tokens or tokens[-1] != _STAR:  # consecutive stars are one star
+                    tokens.append(_STAR)
                 i += 1
             elif c == "?":
-                out.append("[^/]")
+                tokens.append(_ANY)
                 i += 1
             elif c == "[":
                 regex, i = _translate_class(pattern, i + 1)
-                out.append(regex)
+                tokens.append(re.compile(regex, re.DOTALL))
             elif c == "\\":
                 if i + 1 >= len(pattern):
                     raise _BadPattern(pattern)
-                out.append(re.escape(pattern[i + 1]))
+                tokens.append(re.compile(re.escape(pattern[i + 1]), re.DOTALL))
                 i += 2
             else:
-                out.append(re.escape(c))
+                tokens.append(re.compile(re.escape(c), re.DOTALL))
                 i += 1
     except _BadPattern:
         return None
-    return re.compile("".join(out), re.DOTALL)
+    return _Glob(tokens)
 
 
 def go_filepath_match(pattern: str, name: str) -> bool:
     """Go's ``path/filepath.Match`` on Unix, with a malformed pattern meaning "no match" (as Flux uses it)."""
-    regex = _compile_go_glob(pattern)
-    return regex is not None and regex.fullmatch(name) is not None
+    glob = _compile_go_glob(pattern)
+    return glob is not None and glob.fullmatch(name)
 
 
 # -- patterns ----------------------------------------------------------------------------------------------

@@ -81,6 +81,21 @@ def test_go_filepath_match(pattern: str, name: str, expected: bool) -> None:
     assert go_filepath_match(pattern, name) is expected
 
 
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    ("pattern", "name", "expected"),
+    [
+        # Many stars against a long run of the starred letter: a backtracking regex takes ages here.
+        ("*a*a*a*a*a*a*a*a*a*ab", "a" * 3000, False),
+        ("*a*a*a*a*a*a*a*a*a*ab", "a" * 3000 + "b", True),
+        ("?*?*?*?*?*?*?*?*x", "y" * 3000, False),
+    ],
+)
+def test_go_filepath_match_does_not_backtrack(pattern: str, name: str, expected: bool) -> None:
+    assert go_filepath_match(pattern, name) is expected
+    assert Pattern.parse(pattern).match(("d", name), is_dir=False) is (Match.EXCLUDE if expected else Match.NONE)
+
+
 # -- single patterns --------------------------------------------------------------------------------------
 
 EXC, INC, NO = Match.EXCLUDE, Match.INCLUDE, Match.NONE
