@@ -194,6 +194,20 @@ def confine_references(root: Path) -> None:
                 raise BuildError(f"{path.relative_to(root)}: '{ref}' points outside the artifact")
 
 
+def is_remote_reference(item: str, base: Path) -> bool:
+    """Whether kustomize would fetch `item` (listed in a kustomization in `base`) from outside the artifact.
+
+    kustomize takes anything that is not a local file or directory for a repository: any URL scheme
+    (`file://` clones a repository from the controller's own disk), go-getter's `git::`, scp-like
+    `git@host:`, and host paths such as `example.com/org/repo//dir?ref=v1`."""
+    if item.startswith(REMOTE_PREFIXES) or "://" in item:
+        return True
+    if "\0" in item or (base / item).exists():
+        return False
+    host = item.split("/", 1)[0].strip(".")
+    return "?" in item or "//" in item or ("/" in item and "." in host)
+
+
 def refuse_remote_bases(directory: Path) -> None:
     for path in directory.rglob("*"):
         if path.name not in KUSTOMIZATION_FILES or not path.is_file():
@@ -204,7 +218,7 @@ def refuse_remote_bases(directory: Path) -> None:
             raise BuildError(f"{path.relative_to(directory)}: invalid YAML: {_first_line(str(err))}") from err
         for field in ("resources", "bases", "components"):
             for item in doc.get(field) or []:
-                if isinstance(item, str) and item.startswith(REMOTE_PREFIXES):
+                if isinstance(item, str) and is_remote_reference(item, path.parent):
                     raise BuildError(f"{path.relative_to(directory)}: remote {field} '{item}' are not allowed "
                                      "(--no-remote-bases)")
 
