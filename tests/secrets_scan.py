@@ -21,6 +21,7 @@ nothing noticeable unless a canary is actually there.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import secrets
@@ -150,8 +151,17 @@ def install_log_handler(logger_name: str = "headwater", level: int = logging.INF
     return handler
 
 
+@functools.cache
+def reconciled_kinds() -> list[tuple[str, str]]:
+    """The kinds whose status our controllers write (the per-namespace scan reads only those: fast)."""
+    from headwater.controllers import discover
+
+    return sorted({kind for spec in discover().values() for kind in spec.reconciles})
+
+
 async def scan_cluster(kube: Any, namespace: str | None) -> None:
-    """Events and Flux objects' statuses in `namespace` (None: all namespaces)."""
+    """Events and Flux objects' statuses in `namespace` (the kinds our controllers reconcile), or with
+    None in all namespaces (every Flux kind)."""
     import asyncio
 
     from headwater.api.kinds import ALL_KINDS
@@ -159,6 +169,7 @@ async def scan_cluster(kube: Any, namespace: str | None) -> None:
 
     if not SCAN.canaries:
         return
+    kinds = reconciled_kinds() if namespace else [(k.api_version, k.kind) for k in ALL_KINDS]
 
     async def items(api_version: str, kind: str) -> list[dict[str, Any]]:
         try:
@@ -167,7 +178,7 @@ async def scan_cluster(kube: Any, namespace: str | None) -> None:
             return []  # a kind whose CRD is not installed
 
     lists = await asyncio.gather(items("v1", "Event"),
-                                 *(items(k.api_version, k.kind) for k in ALL_KINDS))
+                                 *(items(api_version, kind) for api_version, kind in kinds))
     SCAN.scan_events(lists[0])
     for found in lists[1:]:
         SCAN.scan_statuses(found)
