@@ -1,4 +1,5 @@
-"""Test harness: one real local control plane per test run, a fresh namespace per test.
+"""Test harness: one real local control plane per test run, a fresh namespace per test, and the
+secrets scan over the whole run (`tests/secrets_scan.py`).
 
 The cluster starts only when a test that needs it is collected (session-scoped fixture). Set
 `HEADWATER_TEST_CLUSTER=<name>` to reuse a cluster started with `headwater dev cluster up --name <name>`
@@ -17,8 +18,37 @@ import pytest
 
 from headwater.devcluster.cluster import Cluster, ClusterInfo
 from headwater.runtime.kube import KubeClient, connect
+from tests import secrets_scan
 
 TEST_LABEL = "headwater.dev/test"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    secrets_scan.install_log_handler()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_log_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, the secrets scan reads every `*.log` this run's tests wrote."""
+    yield
+    secrets_scan.SCAN.scan_files(tmp_path_factory.getbasetemp())
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if secrets_scan.SCAN.findings and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    scan = secrets_scan.SCAN
+    if scan.canaries or scan.findings:
+        terminalreporter.write_line(scan.report(), red=bool(scan.findings), bold=bool(scan.findings))
+
+
+@pytest.fixture
+def plant_secret() -> secrets_scan.PlantSecret:
+    """`plant_secret(label)` → a canary secret value the secrets scan looks for in every output."""
+    return secrets_scan.plant_secret
 
 
 def _report(message: str) -> None:
@@ -46,7 +76,10 @@ def cluster_info() -> Iterator[ClusterInfo]:
 async def kube(cluster_info: ClusterInfo) -> AsyncIterator[KubeClient]:
     client = connect(cluster_info.kubeconfig, user_agent="headwater-tests")
     yield client
-    await client.close()
+    try:
+        await secrets_scan.scan_cluster(client, None)  # namespaces the tests made and did not delete
+    finally:
+        await client.close()
 
 
 @pytest.fixture
@@ -60,4 +93,5 @@ async def namespace(kube: KubeClient, request: pytest.FixtureRequest) -> AsyncIt
         "metadata": {"name": name, "labels": {TEST_LABEL: "true"}},
     })
     yield name
+    await secrets_scan.scan_cluster(kube, name)  # its events and statuses go with it
     await kube.delete("v1", "Namespace", name)

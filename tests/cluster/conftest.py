@@ -71,14 +71,17 @@ class RunningSource:
 async def source_controller(
     kube: KubeClient, flux_crds: list[str], tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningSource]:
-    """The source controller (GitRepository) running in this process, watching all namespaces."""
+    """The source controller (GitRepository) running in this process, watching all namespaces.
+
+    Objects labelled `headwater.dev/isolated-source` are left to source controllers a test starts itself.
+    """
     port = PortAllocator().allocate()
     storage: Path = tmp_path_factory.mktemp("storage")
     flags = SourceFlags(storage_path=str(storage), storage_addr=f"127.0.0.1:{port}",
                         storage_adv_addr=f"127.0.0.1:{port}", artifact_retention_ttl=60.0,
                         artifact_retention_records=2)
     options = ControllerOptions(concurrent=4, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
-                                max_retry_delay=5.0)
+                                max_retry_delay=5.0, watch_label_selector="!headwater.dev/isolated-source")
     manager = Manager("source-controller", kube, options)
     await SOURCE_SPEC.install(manager, options, flags)
     stop = asyncio.Event()

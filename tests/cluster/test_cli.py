@@ -20,6 +20,7 @@ from headwater.devcluster.gitrepos import RepoBuilder
 from headwater.devcluster.gitserver_http import GitHttpServer
 from headwater.runtime.kube import KubeClient
 from tests.kubeconfigs import unreachable_kubeconfig
+from tests.secrets_scan import record_cli_output
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -60,6 +61,7 @@ async def headwater(kubeconfig: Path | str, *args: str, timeout: float = 60) -> 
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     assert proc.returncode is not None
     result = Result(proc.returncode, out.decode(), err.decode())
+    record_cli_output(args, result.out, result.err)
     assert "Traceback" not in result.err, result.err
     return result
 

@@ -22,6 +22,7 @@ from headwater.devcluster.gitserver_http import GitHttpServer
 from headwater.devcluster.gitserver_ssh import GitSshServer
 from headwater.runtime.kube import KubeClient
 from tests.kubeconfigs import unreachable_kubeconfig
+from tests.secrets_scan import PlantSecret, record_cli_output
 
 pytestmark = pytest.mark.cluster
 
@@ -46,6 +47,7 @@ async def cli(kubeconfig: Path | str, *args: str, stdin: str | None = None, time
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin is not None else b""), timeout)
     assert proc.returncode is not None
     result = Result(proc.returncode, out.decode(), err.decode())
+    record_cli_output(args, result.out, result.err)
     assert "Traceback" not in result.err, result.err
     return result
 
@@ -163,25 +165,26 @@ async def test_generated_deploy_key_then_source_with_secret_ref(
 
 
 async def test_create_secrets_basic_bearer_tls_helm(
-    kube: KubeClient, cluster_info: ClusterInfo, namespace: str, tmp_path: Path,
+    kube: KubeClient, cluster_info: ClusterInfo, namespace: str, tmp_path: Path, plant_secret: PlantSecret,
 ) -> None:
     kc, ns = cluster_info.kubeconfig, namespace
+    password, token = plant_secret("create secret git --password"), plant_secret("create secret git --bearer-token")
     crt, key, ca = tmp_path / "tls.crt", tmp_path / "tls.key", tmp_path / "ca.crt"
     crt.write_text("-----BEGIN CERTIFICATE-----\nQ1JU\n-----END CERTIFICATE-----\n")
     key.write_text("-----BEGIN PRIVATE KEY-----\nS0VZ\n-----END PRIVATE KEY-----\n")
     ca.write_text("-----BEGIN CERTIFICATE-----\nQ0E=\n-----END CERTIFICATE-----\n")
 
     basic = await cli(kc, "create", "secret", "git", "basic", "--url", "https://example.com/r", "-u", "me",
-                      "-p", "s3cr3t-pw", "--ca-crt-file", str(ca), "-n", ns)
+                      "-p", password, "--ca-crt-file", str(ca), "-n", ns)
     assert basic.rc == 0, basic.err
-    assert "s3cr3t-pw" not in basic.err + basic.out
+    assert password not in basic.err + basic.out
     assert decoded(await kube.get("v1", "Secret", "basic", ns)) == {
-        "username": "me", "password": "s3cr3t-pw", "ca.crt": ca.read_text()}
+        "username": "me", "password": password, "ca.crt": ca.read_text()}
 
     bearer = await cli(kc, "create", "secret", "git", "bearer", "--url", "https://example.com/r",
-                       "--bearer-token", "t0ken", "-n", ns)
+                       "--bearer-token", token, "-n", ns)
     assert bearer.rc == 0, bearer.err
-    assert decoded(await kube.get("v1", "Secret", "bearer", ns)) == {"bearerToken": "t0ken"}
+    assert decoded(await kube.get("v1", "Secret", "bearer", ns)) == {"bearerToken": token}
 
     tls = await cli(kc, "create", "secret", "tls", "certs", "--tls-crt-file", str(crt), "--tls-key-file", str(key),
                     "-n", ns)

@@ -56,6 +56,7 @@ async def start_controllers(kubeconfig: Path, storage: Path) -> asyncio.subproce
         sys.executable, "-m", "headwater.cli.main", "controller", "all", "--kubeconfig", str(kubeconfig),
         "--storage-path", str(storage), "--storage-addr", f"127.0.0.1:{port}",
         "--storage-adv-addr", f"127.0.0.1:{port}", "--metrics-addr", "0", "--health-addr", "0",
+        "--log-file", str(storage.parent / "controllers.log"),  # read by the secrets scan
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
 
 

@@ -21,6 +21,7 @@ from headwater.devcluster.gitserver_ssh import GitSshServer
 from headwater.runtime import conditions as cond
 from headwater.runtime.kube import KubeClient
 from tests.cluster.conftest import RunningSource
+from tests.secrets_scan import PlantSecret
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -130,15 +131,16 @@ async def test_unchanged_remote_means_no_fetch_and_same_digest(
 @pytest.mark.usefixtures("source_controller")
 async def test_basic_and_bearer_auth_and_a_wrong_password_never_leaks(
     kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http_factory: Any, repo_name: str,
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, plant_secret: PlantSecret,
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="headwater")
+    password, token, wrong = plant_secret("git password"), plant_secret("git bearer token"), plant_secret("wrong pw")
     repo = repo_builder.create(repo_name, FILES)
-    basic = git_http_factory(auth=HttpAuth.basic("flux", "s3cret-pass"))
-    bearer = git_http_factory(auth=HttpAuth.bearer("t0ken-value"))
-    await kube.create(secret("basic", namespace, username="flux", password="s3cret-pass"))
-    await kube.create(secret("bearer", namespace, bearerToken="t0ken-value"))
-    await kube.create(secret("wrong", namespace, username="flux", password="not-the-pass-w0rd"))
+    basic = git_http_factory(auth=HttpAuth.basic("flux", password))
+    bearer = git_http_factory(auth=HttpAuth.bearer(token))
+    await kube.create(secret("basic", namespace, username="flux", password=password))
+    await kube.create(secret("bearer", namespace, bearerToken=token))
+    await kube.create(secret("wrong", namespace, username="flux", password=wrong))
     await kube.create(git_repository("basic", namespace, basic.url(repo_name), ref={"branch": "main"},
                                      secretRef={"name": "basic"}))
     await kube.create(git_repository("bearer", namespace, bearer.url(repo_name), ref={"branch": "main"},
@@ -156,9 +158,9 @@ async def test_basic_and_bearer_auth_and_a_wrong_password_never_leaks(
     assert {e["reason"] for e in events} == {"AuthenticationFailed"}
     assert "AuthenticationFailed" in caplog.text, "the failure must be logged"
     everything = str(obj) + str(events) + caplog.text
-    assert "not-the-pass-w0rd" not in everything
-    assert "s3cret-pass" not in everything
-    assert "t0ken-value" not in everything
+    assert wrong not in everything
+    assert password not in everything
+    assert token not in everything
 
 
 @pytest.mark.usefixtures("source_controller")

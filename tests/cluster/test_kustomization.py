@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from headwater.devcluster.gitrepos import RepoBuilder
 from headwater.devcluster.gitserver_http import GitHttpServer
 from headwater.runtime import conditions as cond
 from headwater.runtime.kube import KubeClient
+from tests.secrets_scan import PlantSecret
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.cluster
@@ -260,9 +262,12 @@ async def test_cel_health_expressions_decide_a_custom_kind_and_bad_ones_stall(
 
 
 @pytest.mark.usefixtures("kustomize_controller")
-async def test_post_build_substitution_from_a_configmap_and_a_missing_optional_secret(
+async def test_post_build_substitution_from_a_configmap_a_secret_and_a_missing_optional_secret(
     kube: KubeClient, namespace: str, repo_builder: RepoBuilder, git_http: GitHttpServer, repo_name: str,
+    plant_secret: PlantSecret,
 ) -> None:
+    token = plant_secret("postBuild.substituteFrom Secret value")
+    secret = 'apiVersion: v1\nkind: Secret\nmetadata: {name: app-token}\nstringData: {token: "${TOKEN}"}\n'
     manifest = """apiVersion: v1
 kind: ConfigMap
 metadata: {name: "app-${ENV}"}
@@ -273,14 +278,16 @@ data:
   literal: "$${NOT_A_VAR}"
 """
     typed = deployment("web", 1).replace("replicas: 1", "replicas: ${REPLICAS:=2}")
-    repo = repo_builder.create(repo_name, {"app/cm.yaml": manifest, "app/web.yaml": typed})
+    repo = repo_builder.create(repo_name, {"app/cm.yaml": manifest, "app/web.yaml": typed, "app/secret.yaml": secret})
     await kube.create({"apiVersion": SRC_API, "kind": "GitRepository",
                        "metadata": {"name": "repo", "namespace": namespace},
                        "spec": {"url": git_http.url(repo_name), "interval": "10m", "ref": {"branch": "main"}}})
     await kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "vars", "namespace": namespace},
                        "data": {"ENV": "staging", "PORT": "8080"}})
+    await kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "creds", "namespace": namespace},
+                       "stringData": {"TOKEN": token}})
     post_build = {"substitute": {"ENV": "prod"},
-                  "substituteFrom": [{"kind": "ConfigMap", "name": "vars"},
+                  "substituteFrom": [{"kind": "ConfigMap", "name": "vars"}, {"kind": "Secret", "name": "creds"},
                                      {"kind": "Secret", "name": "absent", "optional": True}]}
     await kube.create(kustomization("app", namespace, "./app", namespace, postBuild=post_build))
     await ks_ready(kube, namespace, "app", f"main@sha1:{repo.head('main')}")
@@ -288,6 +295,8 @@ data:
     assert cm["data"] == {"port": "8080", "replicas": "1", "region": "eu-west-1", "literal": "${NOT_A_VAR}"}
     web = await kube.get("apps/v1", "Deployment", "web", namespace)
     assert web["spec"]["replicas"] == 2, "an integer field gets an integer"
+    applied = await kube.get("v1", "Secret", "app-token", namespace)
+    assert base64.b64decode(applied["data"]["token"]).decode() == token
 
 
 def sops_encrypt(plaintext: str, recipient: str, workdir: Any) -> str:

@@ -34,6 +34,7 @@ from headwater.api import safeyaml
 from headwater.api.models.kustomize import KustomizationSpec
 from headwater.kustomize.confine import KUSTOMIZATION_FILES as KUSTOMIZATION_FILES
 from headwater.kustomize.confine import ConfinementError, check_build, is_remote
+from headwater.kustomize.confine import is_remote_reference as is_remote_reference
 from headwater.kustomize.sandbox import Limits, SandboxError, run_confined, which_kubectl
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")

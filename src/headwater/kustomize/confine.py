@@ -53,6 +53,17 @@ def is_remote(ref: str) -> bool:
             or GO_GETTER.search(text) is not None or re.match(r"^[\w.-]+@[\w.-]+:", text) is not None)
 
 
+def is_remote_reference(item: str, base: Path) -> bool:
+    """Whether kustomize would fetch `item`, listed in a kustomization in `base`: every URL form, and a
+    host path such as `example.com/org/repo//dir?ref=v1` that is not a local file or directory."""
+    if is_remote(item):
+        return True
+    if "\0" in item or (base / item).exists():
+        return False
+    host = item.split("/", 1)[0].strip(".")
+    return "?" in item or "//" in item or ("/" in item and "." in host)
+
+
 @dataclass
 class Walk:
     """One walk over what a build reaches, from the directory `spec.path` names."""
@@ -79,7 +90,7 @@ class Walk:
 
     def remote(self, ref: str, file: Path, where: str) -> bool:
         """True (and allowed) for a remote reference Flux would fetch; raises when it is refused."""
-        if not is_remote(ref):
+        if not is_remote_reference(ref, file.parent):
             return False
         if ref.strip().lower().startswith("file:"):
             raise ConfinementError(f"{self.name(file)}: {where} '{ref}' is a file:// URL, which is not allowed")

@@ -24,6 +24,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -68,6 +69,8 @@ from headwater.runtime.result import ReconcileError, Result, TerminalError, Wait
 API_VERSION = "kustomize.toolkit.fluxcd.io/v1"
 KIND = "Kustomization"
 FIELD_MANAGER = "kustomize-controller"
+#: What a ServiceAccount's name can be (an RFC 1123 subdomain).
+SERVICE_ACCOUNT_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 # Work counters on the served registry, so a controller process can be measured through /metrics.
 BUILDS = Counter("headwater_kustomize_builds", "kustomize builds run", registry=REGISTRY)
 FETCHES = Counter("headwater_kustomize_artifact_fetches", "Source artifacts fetched", registry=REGISTRY)
@@ -236,6 +239,12 @@ class KustomizationReconciler(Reconciler):
             return
         if spec.suspend or not entries or keep:
             return
+        if not await self._can_impersonate(ks):
+            # Flux's rule: without the ServiceAccount (e.g. its namespace is being deleted) nothing is
+            # pruned, and the deletion is not blocked by a prune that could only be forbidden.
+            ctx.event("Warning", "PruneSkipped", "garbage collection skipped: the service account to "
+                      "impersonate was not found")
+            return
         try:
             kube = await self._client(ks)
             await delete_all(kube, entries, owner=(ks.name, ks.namespace), wait=policy == "WaitForTermination",
@@ -243,10 +252,39 @@ class KustomizationReconciler(Reconciler):
         except (PruneError, KubeError) as err:
             raise ReconcileError("PruneFailed", f"garbage collection on deletion failed: {err}") from err
 
+    def _account(self, ks: Kustomization) -> str:
+        """The service account to impersonate (`spec.serviceAccountName`, else `--default-service-account`).
+
+        Only a name a ServiceAccount can have is accepted: anything else could never name one, and text
+        such as a line break would otherwise reach the `Impersonate-User` header."""
+        account = ks.spec.service_account_name or self.default_service_account
+        if account and (len(account) > 253 or not SERVICE_ACCOUNT_NAME.fullmatch(account)):
+            raise ReconcileError("ReconciliationFailed",
+                                 f"invalid spec.serviceAccountName {json.dumps(account)}: not a ServiceAccount name "
+                                 "(a lowercase RFC 1123 subdomain)")
+        return account
+
+    async def _can_impersonate(self, ks: Kustomization) -> bool:
+        """Whether the ServiceAccount to impersonate exists in the Kustomization's namespace (none: yes)."""
+        try:
+            account = self._account(ks)
+        except ReconcileError:
+            return False
+        if not account:
+            return True
+        return await self.kube.get_or_none("v1", "ServiceAccount", account, ks.namespace) is not None
+
     async def _client(self, ks: Kustomization) -> KubeClient:
         """The client to apply with: a remote cluster's (`kubeConfig`), impersonating the service account."""
         spec, namespace = ks.spec, ks.namespace
         kube = self.kube
+        if spec.kube_config is not None and spec.kube_config.config_map_ref is not None:
+            # Flux builds a client from a cloud provider's workload identity here; applying to this
+            # cluster instead would put a remote cluster's objects in the wrong place.
+            raise ReconcileError("ReconciliationFailed",
+                                 "spec.kubeConfig.configMapRef (secret-less workload identity) is not supported: "
+                                 "use spec.kubeConfig.secretRef")
+        account = self._account(ks)
         kubeconfig_ref = spec.kube_config.secret_ref if spec.kube_config is not None else None
         if kubeconfig_ref is not None:
             try:
@@ -257,7 +295,6 @@ class KustomizationReconciler(Reconciler):
                                      f"kubeconfig Secret '{namespace}/{kubeconfig_ref.name}' not found") from err
             except ConfigError as err:
                 raise ReconcileError("ReconciliationFailed", f"invalid kubeConfig: {err}") from err
-        account = spec.service_account_name or self.default_service_account
         if account:
             kube = kube.impersonating(Impersonation.service_account(namespace, account))
         return kube

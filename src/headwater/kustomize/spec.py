@@ -19,6 +19,9 @@ class KustomizeFlags:
     """kustomize-controller's own flags, with Flux's names and defaults."""
 
     no_remote_bases: bool = flag(False, "Refuse kustomize remote bases (only what the artifact holds is built).")
+    default_kubeconfig_service_account: str = flag(
+        "", "Service account for spec.kubeConfig.configMapRef when its ConfigMap names none (workload identity; "
+            "secret-less kubeconfigs are refused by this implementation).")
 
 
 SPEC = ControllerSpec(

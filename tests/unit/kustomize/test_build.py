@@ -16,6 +16,7 @@ from headwater.kustomize.build import (
     build,
     build_key,
     generate_kustomization,
+    is_remote_reference,
     kubectl_binary,
 )
 
@@ -125,6 +126,32 @@ def test_bad_input_names_the_file_or_field(tmp_path: Path, files: dict[str, str]
         build(tmp_path / "root", KustomizationSpec(spec), no_remote_bases=no_remote)
     assert message in str(failure.value)
     assert str(tmp_path) not in str(failure.value), "messages must not show the controller's temp paths"
+
+
+@pytest.mark.parametrize(
+    ("item", "remote"),
+    [
+        ("https://github.com/x/y//base?ref=v1", True),
+        ("http://example.com/base.yaml", True),
+        ("ssh://git@example.com/x/y.git", True),
+        ("git::https://example.com/x/y.git", True),
+        ("git@github.com:x/y.git", True),
+        ("github.com/x/y/base", True),
+        ("file:///var/lib/repos/other.git", True),
+        ("example.com/org/repo//base?ref=main", True),
+        ("example.com/org/repo", True),
+        ("./base?ref=main", True),
+        ("base", False),
+        ("cm.yaml", False),
+        ("missing.yaml", False),
+        ("../shared", False),
+        ("local.dir/cm.yaml", False),
+    ],
+)
+def test_remote_references_are_recognised_in_every_form(tmp_path: Path, item: str, remote: bool) -> None:
+    tree(tmp_path, {"base/cm.yaml": "kind: ConfigMap\n", "cm.yaml": "kind: ConfigMap\n",
+                    "local.dir/cm.yaml": "kind: ConfigMap\n"})
+    assert is_remote_reference(item, tmp_path) is remote
 
 
 def test_missing_components_can_be_ignored(tmp_path: Path) -> None:

@@ -52,6 +52,7 @@ APPLY_FAILED = {"Ready": ("False", "ReconciliationFailed"), "Reconciling": ("Tru
 Cluster = Mapping[str, Mapping[str, Any] | None]  # "Kind/name" -> expected fields, or None: absent
 KEPT: Cluster = {"ConfigMap/settings": {}, "Deployment/web": {}}
 DELETED: Cluster = {"ConfigMap/settings": None, "Deployment/web": None}
+SERVICE_ACCOUNT = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "tenant", "namespace": NAMESPACE}}
 KINDS = {"ConfigMap": "v1", "Deployment": "apps/v1", "Secret": "v1"}
 
 
@@ -217,6 +218,13 @@ CASES: list[Case] = [
         faults=(("apply", Forbidden(403, "Forbidden", "forbidden for the tenant"),
                  {"user": "system:serviceaccount:apps:tenant"}),),
         cluster={"ConfigMap/settings": None}),
+    Case("a serviceAccountName no ServiceAccount can have is refused before any request", Expect(
+        conditions=APPLY_FAILED, message='invalid spec.serviceAccountName "tenant\\nImpersonate-Group: x"',
+        requeue=after(120)),
+        spec={"serviceAccountName": "tenant\nImpersonate-Group: x"}, cluster={"ConfigMap/settings": None}),
+    Case("a secret-less kubeConfig (configMapRef) is refused, never applied to this cluster", Expect(
+        conditions=APPLY_FAILED, message="spec.kubeConfig.configMapRef", requeue=after(120)),
+        spec={"kubeConfig": {"configMapRef": {"name": "cluster"}}}, cluster={"ConfigMap/settings": None}),
     Case("healthCheckExprs that do not compile stall before anything is applied", Expect(
         conditions=stalled("InvalidCELExpression"), requeue=NONE),
         spec={"healthCheckExprs": [{"apiVersion": "apps/v1", "kind": "Deployment", "current": "status ==== ("}]},
@@ -241,6 +249,10 @@ CASES: list[Case] = [
          spec={"prune": False, "deletionPolicy": "Delete"}, then=(Delete(),), cluster=DELETED),
     Case("deletionPolicy Orphan keeps even with prune: true", Expect(gone=True),
          spec={"deletionPolicy": "Orphan"}, then=(Delete(),), cluster=KEPT),
+    Case("deletion prunes as the service account when it exists", Expect(gone=True),
+         spec={"serviceAccountName": "tenant"}, objects=(SERVICE_ACCOUNT,), then=(Delete(),), cluster=DELETED),
+    Case("deletion without the service account to impersonate keeps what it applied, unblocked (Flux)",
+         Expect(gone=True), spec={"serviceAccountName": "tenant"}, then=(Delete(),), cluster=KEPT),
     Case("deleting a suspended Kustomization keeps what it applied", Expect(gone=True),
          then=(Patch({"spec": {"suspend": True}}), Delete()), cluster=KEPT),
 ]
