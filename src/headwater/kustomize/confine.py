@@ -92,11 +92,11 @@ class Walk:
         """True (and allowed) for a remote reference Flux would fetch; raises when it is refused."""
         if not is_remote_reference(ref, file.parent):
             return False
-        if ref.strip().lower().startswith("file:"):
-            raise ConfinementError(f"{self.name(file)}: {where} '{ref}' is a file:// URL, which is not allowed")
         if self.no_remote_bases:
             raise ConfinementError(f"{self.name(file)}: {where} '{ref}' is a remote base, which is not allowed "
                                    "(--no-remote-bases)")
+        if ref.strip().lower().startswith("file:"):
+            raise ConfinementError(f"{self.name(file)}: {where} '{ref}' is a file:// URL, which is not allowed")
         return True
 
     def directory(self, directory: Path, *, configs: bool = False) -> None:

@@ -13,6 +13,8 @@ says which limit it hit, never an empty message.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import json
 import logging
 import os
@@ -25,6 +27,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from headwater.kustomize.confined_exec import landlock_abi
 
 log = logging.getLogger("headwater.kustomize.sandbox")
 
@@ -61,6 +65,7 @@ def _human(size: int) -> str:
 
 def run_confined(argv: list[str], *, readable: Path, no_network: bool, limits: Limits, what: str) -> Outcome:
     """Run `argv` (argv[0] an absolute path) with `readable` as the only tree it may read."""
+    landlock_available()
     with tempfile.TemporaryDirectory(prefix="hw-kz-") as scratch:
         home, tmp = Path(scratch, "home"), Path(scratch, "tmp")
         home.mkdir()
@@ -133,15 +138,16 @@ def _kill(process: subprocess.Popen[bytes]) -> None:
     process.wait()
 
 
+@functools.cache
 def landlock_available() -> bool:
-    """Whether this kernel confines the child (logged once by the controller at start)."""
-    import ctypes
-
+    """Whether this kernel confines the child; without it, the reference check stands alone (logged once)."""
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return int(libc.syscall(444, None, 0, 1)) > 0
+        available = landlock_abi(ctypes.CDLL(None, use_errno=True)) > 0
     except (OSError, AttributeError):
-        return False
+        available = False
+    if not available:
+        log.warning("Landlock is not available on this kernel: kustomize builds rely on the reference check alone")
+    return available
 
 
 def which_kubectl() -> str | None:
