@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from headwater.api import safeyaml
 from headwater.manifests import GenerateError, git_repository, kustomization, to_yaml
 from headwater.manifests import go_duration as manifest_duration
 
@@ -84,9 +85,9 @@ def kustomization_yaml(existing: str | None) -> str:
         listed = "".join(f"- {name}\n" for name in RESOURCES)
         return f"apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n{listed}"
     try:
-        doc = yaml.safe_load(existing)
-    except yaml.YAMLError as err:
-        raise SyncError(f"{KUSTOMIZATION_FILE} is not valid YAML: {err}") from err
+        doc = safeyaml.load(existing, source=KUSTOMIZATION_FILE)
+    except safeyaml.YAMLInputError as err:
+        raise SyncError(str(err)) from err
     if not isinstance(doc, dict):
         raise SyncError(f"{KUSTOMIZATION_FILE} is not a kustomize Kustomization (a mapping)")
     resources: object = doc.get("resources") or []

@@ -13,8 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from headwater.api import safeyaml
 from headwater.kustomize.build import KUSTOMIZATION_FILES
 from headwater.kustomize.sops import (
     KeySet,
@@ -38,8 +37,8 @@ def decrypt_generator_sources(root: Path, keys: KeySet) -> int:
         if path.name not in KUSTOMIZATION_FILES or not path.is_file() or path.is_symlink():
             continue
         try:
-            kustomization = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
+            kustomization = safeyaml.load(path.read_text(), source=str(path.relative_to(root))) or {}
+        except (safeyaml.YAMLInputError, UnicodeDecodeError):
             continue  # the build reports invalid kustomization files
         if not isinstance(kustomization, dict):
             continue

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from headwater.api import safeyaml
 from headwater.api.models.kustomize import KustomizationSpec
 from headwater.api.validation import UNREADABLE
 from headwater.apply.objects import set_owner_labels
@@ -96,11 +97,11 @@ def is_kustomization(obj: Mapping[str, Any]) -> bool:
 def read_kustomization_file(file: Path, name: str, namespace: str) -> dict[str, Any]:
     """The Kustomization `name` of `file` (namespace `namespace` or none: it then gets `namespace`)."""
     try:
-        documents = list(yaml.safe_load_all(file.read_text()))
+        documents = safeyaml.load_all(file.read_text(), source=str(file))
     except OSError as err:
         raise LocalBuildError(f"failed to read kustomization file {file}: {err.strerror or err}") from err
-    except yaml.YAMLError as err:
-        raise LocalBuildError(f"failed to unmarshal kustomization file {file}: {_first_line(err)}") from err
+    except safeyaml.YAMLInputError as err:
+        raise LocalBuildError(f"failed to unmarshal kustomization file {file}: {err.detail}") from err
     for doc in documents:
         if not isinstance(doc, dict) or not is_kustomization(doc):
             continue
@@ -166,8 +167,8 @@ def _references(root: Path) -> list[Path]:
             if name not in KUSTOMIZATION_FILES:
                 continue
             try:
-                doc = yaml.safe_load(Path(current, name).read_text())
-            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                doc = safeyaml.load(Path(current, name).read_text(), source=name)
+            except (OSError, safeyaml.YAMLInputError, UnicodeDecodeError):
                 continue  # the build reports it, naming the file
             if isinstance(doc, dict):
                 targets += [(Path(current) / ref).resolve() for ref in local_references(doc)]

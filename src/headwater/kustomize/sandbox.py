@@ -112,8 +112,8 @@ def _supervise(argv: list[str], *, cwd: str, limits: Limits, what: str) -> Outco
                 if len(stdout) > limits.output_bytes:
                     _kill(process)
                     raise SandboxError(f"{what} produced more than {_human(limits.output_bytes)} of manifests")
-                if len(stderr) > MIB:
-                    del stderr[: len(stderr) - MIB]
+                if len(stderr) > 2 * MIB:  # keep the head (Go's fatal error) and the tail
+                    del stderr[64 * 1024: len(stderr) - MIB]
     try:
         returncode = process.wait(timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
@@ -129,7 +129,8 @@ def _supervise(argv: list[str], *, cwd: str, limits: Limits, what: str) -> Outco
 
 def _out_of_memory(stderr: str) -> bool:
     return any(mark in stderr for mark in ("fatal error: runtime: out of memory", "cannot allocate memory",
-                                           "fatal error: out of memory", "runtime: mmap"))
+                                           "fatal error: out of memory", "runtime: mmap",
+                                           "failed to reserve page summary memory"))
 
 
 def _kill(process: subprocess.Popen[bytes]) -> None:

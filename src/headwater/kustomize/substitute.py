@@ -51,6 +51,7 @@ from typing import Any
 
 import yaml
 
+from headwater.api import safeyaml
 from headwater.api.models.kustomize import PostBuild, SubstituteReference
 
 __all__ = [
@@ -850,8 +851,10 @@ def substitute_object(obj: dict[str, Any], vars: Mapping[str, str], strict: bool
         raise SubstitutionError(f"{prefix}variable substitution failed: {err}", object_ref=ref,
                                 variable=err.variable) from None
     try:
-        parsed = _as_json(yaml.load(output, Loader=_Loader))  # a SafeLoader subclass
-    except (yaml.YAMLError, ValueError) as err:
+        parsed = _as_json(safeyaml.load(output, source=f"'{ref}' after substitution", loader=_Loader))
+    except safeyaml.YAMLInputError as err:
+        raise SubstitutionError(f"{prefix}YAMLToJSON: {err.detail}", object_ref=ref) from None
+    except ValueError as err:
         detail = " ".join(str(err).split())
         raise SubstitutionError(f"{prefix}YAMLToJSON: {detail}", object_ref=ref) from None
     if not isinstance(parsed, dict):

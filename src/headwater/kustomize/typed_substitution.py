@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from headwater.api import safeyaml
 from headwater.kustomize.substitute import (
     EnvsubstError,
     SubstitutionError,
@@ -67,8 +68,8 @@ def _convert(text: str, field_type: str | None) -> Any:
     if field_type not in ("integer", "number", "boolean", "int-or-string"):
         return text
     try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = safeyaml.load(text, source="substituted value", loader=yaml.SafeLoader)
+    except safeyaml.YAMLInputError:
         return text
     if field_type == "boolean" and isinstance(value, bool):
         return value

@@ -51,7 +51,7 @@ def test_kustomization_file_is_created_or_kept() -> None:
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("resources: [", "not valid YAML"), ("- a\n", "a mapping"), ("resources: x\n", "not a list"),
+    ("resources: [", "invalid YAML"), ("- a\n", "a mapping"), ("resources: x\n", "not a list"),
 ])
 def test_broken_kustomization_file(text: str, message: str) -> None:
     with pytest.raises(SyncError, match=message):

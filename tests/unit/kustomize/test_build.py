@@ -272,3 +272,37 @@ def test_the_kustomize_child_is_stopped_at_its_output_limit(tmp_path: Path) -> N
     with pytest.raises(SandboxError, match="produced more than 2 KiB of manifests"):
         run_confined(argv, readable=root, no_network=True, limits=Limits(output_bytes=2048, seconds=60),
                      what="build")
+
+
+def laughs(levels: int) -> str:
+    lines = ["apiVersion: v1", "kind: ConfigMap", "metadata: {name: lol}", "data:",
+             "  l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    lines += [f"  l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 9)}]" for i in range(1, 9)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    pytest.param(laughs(9), "apps/lol.yaml: aliases expand", id="alias bomb"),
+    pytest.param("a: " + "[" * 20_000 + "]" * 20_000 + "\n", "apps/lol.yaml: nested deeper than 512 levels",
+                 id="20,000-deep flow nesting"),
+    pytest.param("".join(" " * i + "k:\n" for i in range(1500)) + " " * 1500 + "v: 1\n",
+                 "apps/lol.yaml: nested deeper than 512 levels", id="deep block nesting"),
+])
+def test_hostile_yaml_in_a_resource_is_refused_before_kustomize_runs(
+        tmp_path: Path, content: str, message: str) -> None:
+    """#12 defects 3 and 6: an alias bomb or deep nesting is refused naming the file, never a traceback
+    (RecursionError) and never a kustomize child growing without bound."""
+    tree(tmp_path, {"apps/kustomization.yaml": "resources: [lol.yaml]\n", "apps/lol.yaml": content})
+    with pytest.raises(BuildError, match=message):
+        build(tmp_path, KustomizationSpec({"path": "apps"}))
+
+
+def test_an_alias_bomb_reaching_the_kustomize_child_is_stopped_at_its_memory_limit(tmp_path: Path) -> None:
+    """Defence in depth for defect 3: with our YAML check bypassed, kustomize expands the bomb and the
+    child's address-space limit stops it with a message naming the limit (it once grew to 13 GB)."""
+    from headwater.kustomize.sandbox import Limits, SandboxError, run_confined
+
+    root = tree(tmp_path / "root", {"kustomization.yaml": "resources: [lol.yaml]\n", "lol.yaml": laughs(9)})
+    argv = [kubectl_binary(), "kustomize", str(root)]
+    with pytest.raises(SandboxError, match="build exceeded the 1 GiB memory limit"):
+        run_confined(argv, readable=root, no_network=True, limits=Limits(seconds=120), what="build")

@@ -18,6 +18,7 @@ from typing import Any, cast
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from headwater.api import safeyaml
 from headwater.kustomize.sops.errors import FormatError
 from headwater.kustomize.sops.goscalars import (
     GoTime,
@@ -132,6 +133,13 @@ def _metadata_plain(value: Value) -> object:
     return value
 
 
+def _describe(error: yaml.YAMLError) -> str:
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or "malformed YAML"
+    return f"invalid YAML{where}: {problem}"
+
+
 def load_yaml(data: bytes) -> tuple[list[Branch], object]:
     """Every document's branch (without `sops`) and the raw `sops` metadata of the first document."""
     try:
@@ -140,12 +148,15 @@ def load_yaml(data: bytes) -> tuple[list[Branch], object]:
         raise FormatError("the YAML document is not valid UTF-8") from None
     converter = _Converter()
     try:
-        branches = [_document_branch(node, converter) for node in yaml.compose_all(text, Loader=_Loader)]
+        nodes = safeyaml.compose_all(text, source="the encrypted file", loader=_Loader)
+        branches = [_document_branch(node, converter) for node in nodes]
+    except safeyaml.YAMLInputError as error:
+        parse_error = error.__cause__
+        if not isinstance(parse_error, yaml.YAMLError):
+            raise FormatError(error.detail) from None  # a bound broken: too large, deep, or an alias bomb
+        raise FormatError(_describe(parse_error)) from None
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or "malformed YAML"
-        raise FormatError(f"invalid YAML{where}: {problem}") from None
+        raise FormatError(_describe(error)) from None
     metadata: object = None
     if branches:
         for item in branches[0]:

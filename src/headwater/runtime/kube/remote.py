@@ -12,8 +12,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 
-import yaml
-
+from headwater.api import safeyaml
 from headwater.runtime.kube.client import HttpKubeClient, KubeClient
 from headwater.runtime.kube.config import config_from_dict
 from headwater.runtime.kube.errors import ConfigError
@@ -51,9 +50,11 @@ class RemoteClients:
         client = self._clients.get(digest)
         if client is None:
             try:
-                parsed = yaml.safe_load(raw)
-            except yaml.YAMLError as err:
-                raise ConfigError(f"the kubeconfig in the Secret is not valid YAML: {err}") from err
+                parsed = safeyaml.load(raw.decode("utf-8"), source="the kubeconfig in the Secret")
+            except UnicodeDecodeError as err:
+                raise ConfigError("the kubeconfig in the Secret is not UTF-8 text") from err
+            except safeyaml.YAMLInputError as err:
+                raise ConfigError(str(err)) from err
             if not isinstance(parsed, dict):
                 raise ConfigError("the kubeconfig in the Secret is not a YAML mapping")
             client = HttpKubeClient(config_from_dict(parsed), user_agent=self.user_agent)
