@@ -39,7 +39,7 @@ from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError
 from headwater.source.git.auth import GitAuthError, ProxyConfig, auth_from_secret, proxy_from_secret, secret_values
 from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote, submodule_urls
-from headwater.source.git.transport import GitError, open_remote
+from headwater.source.git.transport import GitError, InvalidURL, open_remote, validate_url
 from headwater.source.git.verify import VerificationError, normalise_mode, verify
 from headwater.source.gitref import FetchPlan, GitRef, GitRefError, InvalidSemverRangeError, resolve_ref
 
@@ -73,6 +73,10 @@ class GitRepositoryReconciler(Reconciler):
         spec, namespace = repo.spec, repo.namespace
         url, timeout = spec.url, spec.timeout.seconds  # read first: an unreadable object is refused before any work
         conds, gen = ctx.conditions, ctx.generation
+        try:
+            validate_url(url)
+        except InvalidURL as err:
+            raise TerminalError(err.reason, str(err)) from err
         auth = await self._auth(namespace, spec, url)
         proxy = await self._proxy(namespace, spec)
 

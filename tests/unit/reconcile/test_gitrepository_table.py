@@ -113,6 +113,13 @@ CASES: list[Case] = [
     Case("an unreachable server", Expect(
         conditions=failing("GitOperationFailed"), message="unable to reach", requeue=backoff(0.75)),
         spec={"url": "http://127.0.0.1:9/repo.git"}),
+    Case("a file:// URL stalls as invalid, before any Secret is read", Expect(
+        conditions=stalled("URLInvalid"), message="invalid Git URL 'file:///srv/git/app.git'",
+        events=(("Warning", "URLInvalid"),), requeue=NONE),
+        spec={"url": "file:///srv/git/app.git", "secretRef": {"name": "creds"}}),
+    Case("a URL without a host stalls as invalid", Expect(
+        conditions=stalled("URLInvalid"), message="use http://, https:// or ssh://", requeue=NONE),
+        spec={"url": "https:///app.git"}),
     Case("the auth Secret is missing", Expect(
         conditions={"Ready": ("False", "AuthenticationFailed")},
         message="failed to get auth secret 'apps/creds': not found",

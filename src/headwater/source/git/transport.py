@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import urllib3
 from cryptography.hazmat.primitives import serialization
@@ -58,9 +58,8 @@ class Remote:
 def open_remote(
     url: str, auth: GitAuth, *, proxy: ProxyConfig | None = None, timeout: float = 60.0
 ) -> Iterator[Remote]:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https", "ssh") or not parts.hostname:
-        raise InvalidURL(f"invalid Git URL {redact(url)!r}: use http://, https:// or ssh://user@host[:port]/path")
+    parts = validate_url(url)
+    assert parts.hostname is not None
     with tempfile.TemporaryDirectory(prefix="hw-git-") as tmp:
         if parts.scheme == "ssh":
             yield Remote(_ssh_client(parts.hostname, parts.port, parts.username, auth, Path(tmp), timeout),
@@ -68,6 +67,18 @@ def open_remote(
         else:
             base = f"{parts.scheme}://{parts.hostname}{f':{parts.port}' if parts.port else ''}"
             yield Remote(_http_client(base, auth, proxy, Path(tmp), timeout), parts.path, redact(url))
+
+
+def validate_url(url: str) -> SplitResult:
+    """The parts of a Git URL headwater fetches from (http, https or ssh with a host), else InvalidURL.
+
+    Checked before anything else (credentials included): a `file://` or host-less URL is never a
+    remote this controller may read, whatever the Secret says.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "ssh") or not parts.hostname:
+        raise InvalidURL(f"invalid Git URL {redact(url)!r}: use http://, https:// or ssh://user@host[:port]/path")
+    return parts
 
 
 def redact(url: str) -> str:
