@@ -42,11 +42,13 @@ def dev() -> None:
 
 @dev.command("build")
 def build_cmd() -> None:
-    """Build (once) and cache the control-plane binaries from their Go modules."""
-    from headwater.devcluster import build
+    """Build (once) and cache the control-plane binaries, the Helm engine and the helm CLI from their Go
+    modules."""
+    from headwater.devcluster import build, helmtools
 
     with _friendly_errors():
         bins = build.ensure_built(_progress)
+        helmtools.ensure_helm_tools(_progress)
         click.echo(f"binaries ready: {bins.kube_apiserver.parent.parent}")
 
 

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 KUBERNETES = "v1.36.4"
 ETCD = "v3.6.16"
 KWOK = "v0.8.0"
+# Flux 2.9's helm-controller runs the Helm v4.2 SDK; the engine and the `helm` CLI the tests check with
+# are built from this one module version (also in helm/engine-go/go.mod).
+HELM = "v4.2.4"
 
 
 @dataclass(frozen=True)
@@ -37,3 +40,10 @@ def staging_version(kubernetes_version: str) -> str:
     """`v1.36.4` -> `v0.36.4`: the tag Kubernetes' staging modules (k8s.io/api, …) share."""
     major_minor_patch = kubernetes_version.removeprefix("v").split(".")
     return "v0." + ".".join(major_minor_patch[1:])
+
+
+def helm_components(engine_source_digest: str) -> tuple[Component, ...]:
+    """The `helm` CLI and headwater's Helm engine; the engine is keyed by its source too, so an edit
+    of the Go files rebuilds it."""
+    return (Component("helm", HELM, ("helm",)),
+            Component("helm-engine", f"{HELM}-{engine_source_digest[:12]}", ("hw-helm-engine",)))
