@@ -85,6 +85,32 @@ type releaseParams struct {
 	IncludeCRDs bool     `json:"include_crds,omitempty"`
 }
 
+// targeted is every params type: each embeds the target it acts on.
+type targeted interface{ base() target }
+
+func (t target) base() target { return t }
+
+// onRelease decodes the params, sets Helm up for their target and runs the action.
+func onRelease[T targeted](params json.RawMessage, run func(T, *action.Configuration) (any, *engineError)) (any, *engineError) {
+	p, err := decode[T](params)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := configFor(p.base())
+	if err != nil {
+		return nil, err
+	}
+	return run(p, cfg)
+}
+
+// storageFailure names a release that is not there, or passes the storage's error on.
+func storageFailure(err error, name string) *engineError {
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return fail("ReleaseNotFound", "release %q not found", name)
+	}
+	return fail("StorageFailed", "%v", err)
+}
+
 func configFor(t target) (*action.Configuration, *engineError) {
 	if t.StorageNamespace == "" {
 		t.StorageNamespace = t.Namespace
@@ -199,16 +225,10 @@ func opTemplate(params json.RawMessage) (any, *engineError) {
 	return describeWith(rel, true)
 }
 
-func opInstall(params json.RawMessage) (any, *engineError) {
-	p, err := decode[releaseParams](params)
-	if err != nil {
-		return nil, err
-	}
+func opInstall(params json.RawMessage) (any, *engineError) { return onRelease(params, install) }
+
+func install(p releaseParams, cfg *action.Configuration) (any, *engineError) {
 	chart, err := loadChart(p.Chart)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := configFor(p.target)
 	if err != nil {
 		return nil, err
 	}
@@ -222,16 +242,10 @@ func opInstall(params json.RawMessage) (any, *engineError) {
 	return finish(cfg, p.ReleaseName, rel, runErr, "InstallFailed", p.DryRun != "")
 }
 
-func opUpgrade(params json.RawMessage) (any, *engineError) {
-	p, err := decode[releaseParams](params)
-	if err != nil {
-		return nil, err
-	}
+func opUpgrade(params json.RawMessage) (any, *engineError) { return onRelease(params, upgrade) }
+
+func upgrade(p releaseParams, cfg *action.Configuration) (any, *engineError) {
 	chart, err := loadChart(p.Chart)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := configFor(p.target)
 	if err != nil {
 		return nil, err
 	}
@@ -286,15 +300,9 @@ type rollbackParams struct {
 	MaxHistory      int    `json:"max_history,omitempty"`
 }
 
-func opRollback(params json.RawMessage) (any, *engineError) {
-	p, err := decode[rollbackParams](params)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := configFor(p.target)
-	if err != nil {
-		return nil, err
-	}
+func opRollback(params json.RawMessage) (any, *engineError) { return onRelease(params, rollback) }
+
+func rollback(p rollbackParams, cfg *action.Configuration) (any, *engineError) {
 	rollback := action.NewRollback(cfg)
 	rollback.Version, rollback.Timeout = p.Version, p.timeout()
 	rollback.WaitStrategy, rollback.WaitForJobs = p.strategy(), p.WaitForJobs
@@ -315,15 +323,9 @@ type uninstallParams struct {
 	Description         string `json:"description,omitempty"`
 }
 
-func opUninstall(params json.RawMessage) (any, *engineError) {
-	p, err := decode[uninstallParams](params)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := configFor(p.target)
-	if err != nil {
-		return nil, err
-	}
+func opUninstall(params json.RawMessage) (any, *engineError) { return onRelease(params, uninstall) }
+
+func uninstall(p uninstallParams, cfg *action.Configuration) (any, *engineError) {
 	uninstall := action.NewUninstall(cfg)
 	uninstall.DisableHooks, uninstall.KeepHistory, uninstall.Timeout = p.DisableHooks, p.KeepHistory, p.timeout()
 	uninstall.WaitStrategy = p.strategy()
@@ -355,15 +357,9 @@ type testParams struct {
 	Filters map[string][]string `json:"filters,omitempty"`
 }
 
-func opTest(params json.RawMessage) (any, *engineError) {
-	p, err := decode[testParams](params)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := configFor(p.target)
-	if err != nil {
-		return nil, err
-	}
+func opTest(params json.RawMessage) (any, *engineError) { return onRelease(params, test) }
+
+func test(p testParams, cfg *action.Configuration) (any, *engineError) {
 	testing := action.NewReleaseTesting(cfg)
 	testing.Namespace, testing.Timeout, testing.Filters = p.Namespace, p.timeout(), p.Filters
 	rel, shutdown, runErr := testing.Run(p.ReleaseName)
@@ -380,15 +376,9 @@ type historyParams struct {
 	Max int `json:"max,omitempty"`
 }
 
-func opHistory(params json.RawMessage) (any, *engineError) {
-	p, err := decode[historyParams](params)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := configFor(p.target)
-	if err != nil {
-		return nil, err
-	}
+func opHistory(params json.RawMessage) (any, *engineError) { return onRelease(params, history) }
+
+func history(p historyParams, cfg *action.Configuration) (any, *engineError) {
 	history := action.NewHistory(cfg)
 	history.Max = p.Max
 	releases, runErr := history.Run(p.ReleaseName)
@@ -414,15 +404,9 @@ type getParams struct {
 	Version int `json:"version,omitempty"` // 0: the latest
 }
 
-func opGet(params json.RawMessage) (any, *engineError) {
-	p, err := decode[getParams](params)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := configFor(p.target)
-	if err != nil {
-		return nil, err
-	}
+func opGet(params json.RawMessage) (any, *engineError) { return onRelease(params, get) }
+
+func get(p getParams, cfg *action.Configuration) (any, *engineError) {
 	var rel ri.Releaser
 	var getErr error
 	if p.Version > 0 {
@@ -431,31 +415,19 @@ func opGet(params json.RawMessage) (any, *engineError) {
 		rel, getErr = cfg.Releases.Last(p.ReleaseName)
 	}
 	if getErr != nil {
-		if errors.Is(getErr, driver.ErrReleaseNotFound) {
-			return nil, fail("ReleaseNotFound", "release %q not found", p.ReleaseName)
-		}
-		return nil, fail("StorageFailed", "%v", getErr)
+		return nil, storageFailure(getErr, p.ReleaseName)
 	}
 	return describeWith(rel, true)
 }
 
 // opUnlock marks a release stuck in a pending state (its controller died mid-action) as failed, so the
 // next action may proceed, as Flux does for a stale lock.
-func opUnlock(params json.RawMessage) (any, *engineError) {
-	p, err := decode[target](params)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := configFor(p)
-	if err != nil {
-		return nil, err
-	}
+func opUnlock(params json.RawMessage) (any, *engineError) { return onRelease(params, unlock) }
+
+func unlock(p target, cfg *action.Configuration) (any, *engineError) {
 	last, getErr := cfg.Releases.Last(p.ReleaseName)
 	if getErr != nil {
-		if errors.Is(getErr, driver.ErrReleaseNotFound) {
-			return nil, fail("ReleaseNotFound", "release %q not found", p.ReleaseName)
-		}
-		return nil, fail("StorageFailed", "%v", getErr)
+		return nil, storageFailure(getErr, p.ReleaseName)
 	}
 	rel, ok := last.(*release.Release)
 	if !ok {
