@@ -52,6 +52,7 @@ type handler func(params json.RawMessage) (any, *engineError)
 
 var handlers = map[string]handler{
 	"version":   opVersion,
+	"values":    opValues,
 	"template":  opTemplate,
 	"install":   opInstall,
 	"upgrade":   opUpgrade,
