@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from headwater.devcluster.cluster import Cluster, ClusterInfo
+from headwater.devcluster.helmtools import HelmTools, ensure_helm_tools
+from headwater.helm.engine import HelmEngine
 from headwater.runtime.kube import KubeClient, connect
 from tests import secrets_scan
 
@@ -95,3 +97,17 @@ async def namespace(kube: KubeClient, request: pytest.FixtureRequest) -> AsyncIt
     yield name
     await secrets_scan.scan_cluster(kube, name)  # its events and statuses go with it
     await kube.delete("v1", "Namespace", name)
+
+
+@pytest.fixture(scope="session")
+def helm_tools() -> HelmTools:
+    """The cached Helm engine and helm CLI (built on first use, like the control plane)."""
+    return ensure_helm_tools(lambda message: None)
+
+
+@pytest.fixture(scope="module")
+async def engine(helm_tools: HelmTools) -> AsyncIterator[HelmEngine]:
+    """One Helm engine process per test module."""
+    running = HelmEngine(helm_tools.engine)
+    yield running
+    await running.close()

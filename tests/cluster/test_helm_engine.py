@@ -8,65 +8,18 @@ from __future__ import annotations
 
 import json
 import subprocess
-import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from headwater.devcluster.cluster import ClusterInfo
-from headwater.devcluster.helmtools import HelmTools, ensure_helm_tools
+from headwater.devcluster.helmtools import HelmTools
 from headwater.helm.engine import EngineError, HelmEngine, KubeTarget
 from headwater.runtime.kube import KubeClient
+from tests.helm_charts import write_chart
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-
-
-@pytest.fixture(scope="session")
-def helm_tools() -> HelmTools:
-    return ensure_helm_tools(lambda message: None)
-
-
-@pytest.fixture(scope="module")
-async def engine(helm_tools: HelmTools) -> AsyncIterator[HelmEngine]:
-    running = HelmEngine(helm_tools.engine)
-    yield running
-    await running.close()
-
-
-def write_chart(root: Path, version: str = "0.1.0") -> Path:
-    """A small chart: a ConfigMap from values and a Deployment kwok makes Available."""
-    chart = root / "greeter"
-    (chart / "templates").mkdir(parents=True, exist_ok=True)
-    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: greeter\nversion: {version}\nappVersion: '1.0'\n")
-    (chart / "values.yaml").write_text("greeting: hello\nreplicas: 1\n")
-    (chart / "templates" / "config.yaml").write_text(textwrap.dedent("""\
-        apiVersion: v1
-        kind: ConfigMap
-        metadata:
-          name: {{ .Release.Name }}-config
-        data:
-          greeting: {{ .Values.greeting | quote }}
-        """))
-    (chart / "templates" / "deployment.yaml").write_text(textwrap.dedent("""\
-        apiVersion: apps/v1
-        kind: Deployment
-        metadata:
-          name: {{ .Release.Name }}
-        spec:
-          replicas: {{ .Values.replicas }}
-          selector:
-            matchLabels: {app: {{ .Release.Name }}}
-          template:
-            metadata:
-              labels: {app: {{ .Release.Name }}}
-            spec:
-              containers:
-              - name: app
-                image: registry.example/greeter:1.0
-        """))
-    return chart
 
 
 class HelmCLI:

@@ -5,31 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from headwater.devcluster.helmtools import HelmTools, ensure_helm_tools
+from headwater.devcluster.helmtools import HelmTools
 from headwater.helm.engine import EngineError, HelmEngine
-from tests.cluster.test_helm_engine import write_chart
+from tests.helm_charts import write_chart
 
 pytestmark = pytest.mark.integration
 
 EMPTY_DIGEST = "sha256:" + hashlib.sha256(b"").hexdigest()
-
-
-@pytest.fixture(scope="module")
-def helm_tools() -> HelmTools:
-    return ensure_helm_tools(lambda message: None)
-
-
-@pytest.fixture(scope="module")
-async def engine(helm_tools: HelmTools) -> AsyncIterator[HelmEngine]:
-    running = HelmEngine(helm_tools.engine)
-    yield running
-    await running.close()
 
 
 def layer(data: str, target_path: str = "", literal: bool = False) -> dict[str, Any]:

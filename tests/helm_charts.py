@@ -1,0 +1,40 @@
+"""Charts the Helm tests make at test time (no chart is checked in: each test writes what it needs)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+
+def write_chart(root: Path, version: str = "0.1.0") -> Path:
+    """A small chart: a ConfigMap from values and a Deployment kwok makes Available."""
+    chart = root / "greeter"
+    (chart / "templates").mkdir(parents=True, exist_ok=True)
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: greeter\nversion: {version}\nappVersion: '1.0'\n")
+    (chart / "values.yaml").write_text("greeting: hello\nreplicas: 1\n")
+    (chart / "templates" / "config.yaml").write_text(textwrap.dedent("""\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {{ .Release.Name }}-config
+        data:
+          greeting: {{ .Values.greeting | quote }}
+        """))
+    (chart / "templates" / "deployment.yaml").write_text(textwrap.dedent("""\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{ .Release.Name }}
+        spec:
+          replicas: {{ .Values.replicas }}
+          selector:
+            matchLabels: {app: {{ .Release.Name }}}
+          template:
+            metadata:
+              labels: {app: {{ .Release.Name }}}
+            spec:
+              containers:
+              - name: app
+                image: registry.example/greeter:1.0
+        """))
+    return chart
