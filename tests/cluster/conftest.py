@@ -8,6 +8,7 @@ and a source controller running in the test process (`source_controller`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from headwater.api.crdgen import crd_paths
 from headwater.artifact.storage import Storage
+from headwater.devcluster.helmtools import HelmTools
 from headwater.devcluster.ports import PortAllocator
 from headwater.runtime.controller import Controller
 from headwater.runtime.kube import KubeClient
@@ -105,9 +107,35 @@ async def kustomize_controller(kube: KubeClient, source_controller: RunningSourc
                                 watch_label_selector="!headwater.dev/isolated")
     manager = Manager("kustomize-controller", kube, options)
     await KUSTOMIZE_SPEC.install(manager, options)
+    async with running(manager):
+        yield manager
+
+
+@pytest.fixture(scope="session")
+async def helm_controller(kube: KubeClient, flux_crds: list[str], helm_tools: HelmTools) -> AsyncIterator[Manager]:
+    """The helm controller running in this process (its engine a child process), all namespaces.
+
+    Objects labelled `headwater.dev/isolated` are left to controllers a test starts itself.
+    """
+    from headwater.helm.spec import SPEC as HELM_SPEC
+
+    options = ControllerOptions(concurrent=4, metrics_addr="0", health_addr="0", min_retry_delay=0.5,
+                                max_retry_delay=5.0, requeue_dependency=5.0,
+                                watch_label_selector="!headwater.dev/isolated")
+    manager = Manager("helm-controller", kube, options)
+    await HELM_SPEC.install(manager, options)
+    async with running(manager):
+        yield manager
+
+
+@contextlib.asynccontextmanager
+async def running(manager: Manager) -> AsyncIterator[None]:
+    """Run `manager` until the block ends, once it leads."""
     stop = asyncio.Event()
     task = asyncio.create_task(manager.run(stop))
     await asyncio.wait_for(manager.leading.wait(), 30)
-    yield manager
-    stop.set()
-    await task
+    try:
+        yield
+    finally:
+        stop.set()
+        await task

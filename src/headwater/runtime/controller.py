@@ -210,6 +210,7 @@ class Controller:
             return
 
         before = copy.deepcopy(obj.get("status") or {})
+        self.status_writer.begin(obj)
         ready_before = copy.deepcopy(cond.get(ctx.conditions, cond.READY_CONDITION))
         started = time.monotonic()
         error: BaseException | None = None

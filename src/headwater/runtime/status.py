@@ -21,24 +21,54 @@ class StatusWriter:
         self.field_manager = field_manager
         self.writes = 0  # status writes made (observability and tests)
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # during a reconcile: the last status sent
+        self._baseline: dict[tuple[str, str], dict[str, Any]] = {}  # the status as stored, when known
+
+    def begin(self, obj: dict[str, Any]) -> None:
+        """Remember the status as read at the start of a reconcile, so fields the run drops are removed."""
+        self._baseline[_key(obj)] = copy.deepcopy(obj.get("status") or {})
 
     async def write(self, obj: dict[str, Any], *, final: bool = False) -> None:
-        """Send the status; a write before the `final` one of a run is remembered for `stored`."""
+        """Send the status; a write before the `final` one of a run is remembered for `stored`.
+
+        The patch is a JSON merge patch from the status as stored (when known) to this one, so a field the
+        reconcile removed (a cleared failure counter, an emptied inventory) is removed on the server too.
+        """
         status = obj.get("status") or {}
+        key = _key(obj)
+        baseline = self._written.get(key, self._baseline.get(key))
+        patch = status if baseline is None else merge_patch(baseline, status)
         try:
-            await self.kube.patch_status(obj, status, field_manager=self.field_manager)
+            await self.kube.patch_status(obj, patch, field_manager=self.field_manager)
             self.writes += 1
         except NotFound:
             pass  # deleted meanwhile; nothing left to report on
-        if not final:
-            self._written[_key(obj)] = copy.deepcopy(status)
+        if final:
+            self._baseline.pop(key, None)
+        else:
+            self._written[key] = copy.deepcopy(status)
 
     def stored(self, obj: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
         """The object's status as stored now: the last one written during this reconcile (progress, an
         intended inventory), else `before`. Forgets it: the runtime calls this once, at the end of a run,
         and compares the final status with it, so a status written mid-run is never left standing when the
         final one happens to equal the status the run started from."""
+        self._baseline.pop(_key(obj), None)
         return self._written.pop(_key(obj), before)
+
+
+def merge_patch(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7396) that turns `old` into `new`: removed keys become null."""
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        previous = old.get(key)
+        if isinstance(value, dict) and isinstance(previous, dict):
+            patch[key] = merge_patch(previous, value)
+        else:
+            patch[key] = value
+    for key in old:
+        if key not in new:
+            patch[key] = None
+    return patch
 
 
 def _key(obj: dict[str, Any]) -> tuple[str, str]:

@@ -1,0 +1,167 @@
+"""HelmRelease on the real control plane: the helm controller and its engine, checked with the helm CLI.
+
+The chart comes as an ExternalArtifact (the artifact contract any producer can fill), published on
+the session source controller's artifact server; the HelmChart path is the source side's own tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from headwater.artifact.storage import ObjectRef
+from headwater.devcluster.cluster import ClusterInfo
+from headwater.devcluster.helmtools import HelmTools
+from headwater.runtime.kube import KubeClient
+from headwater.runtime.manager import Manager
+from tests.cluster.conftest import RunningSource
+from tests.helm_charts import write_chart
+from tests.waiting import wait_for
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+HR_API = "helm.toolkit.fluxcd.io/v2"
+SRC_API = "source.toolkit.fluxcd.io/v1"
+
+
+async def publish_chart(kube: KubeClient, source: RunningSource, namespace: str, chart: Path, serial: int) -> None:
+    """An ExternalArtifact `chart` in `namespace` whose artifact is `chart` (packaged as a tarball)."""
+    ref = ObjectRef("ExternalArtifact", namespace, "chart")
+    artifact = source.store.new_artifact(ref, f"0.1.0@sha256:{serial:064x}", f"chart-{serial}.tar.gz")
+    stored = source.store.archive(artifact, chart).to_dict()
+    existing = await kube.get_or_none(SRC_API, "ExternalArtifact", "chart", namespace)
+    if existing is None:
+        existing = await kube.create({"apiVersion": SRC_API, "kind": "ExternalArtifact",
+                                      "metadata": {"name": "chart", "namespace": namespace}, "spec": {}})
+    now = "2026-01-01T00:00:00Z"
+    await kube.patch_status(existing, {"artifact": stored, "conditions": [
+        {"type": "Ready", "status": "True", "reason": "Succeeded", "message": "ok", "lastTransitionTime": now}]})
+
+
+def helm_json(tools: HelmTools, cluster: ClusterInfo, home: Path, *args: str) -> Any:
+    done = subprocess.run([str(tools.helm), *args, "-o", "json"], capture_output=True, text=True, timeout=120,
+                          env={"HOME": str(home), "KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
+    return next((c for c in ((obj or {}).get("status") or {}).get("conditions") or [] if c["type"] == kind), {})
+
+
+async def release(kube: KubeClient, namespace: str, spec: dict[str, Any], name: str = "web") -> None:
+    await kube.create({"apiVersion": HR_API, "kind": "HelmRelease", "metadata": {"name": name, "namespace": namespace},
+                       "spec": {"interval": "10m", "chartRef": {"kind": "ExternalArtifact", "name": "chart"}, **spec}})
+
+
+async def until(kube: KubeClient, namespace: str, what: str, check: Any, timeout: float = 90) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        obj = await kube.get_or_none(HR_API, "HelmRelease", "web", namespace)
+        return obj if obj is not None and check(obj) else None
+    found: dict[str, Any] = await wait_for(probe, what, timeout=timeout)
+    return found
+
+
+def ready_with(reason: str, generation: int | None = None) -> Any:
+    def check(obj: dict[str, Any]) -> bool:
+        ready = condition(obj, "Ready")
+        fresh = generation is None or obj["status"].get("observedGeneration") == generation
+        return bool(ready.get("status") == "True" and ready.get("reason") == reason and fresh)
+    return check
+
+
+async def test_install_upgrade_remediate_stall_reset_and_uninstall(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        helm_tools: HelmTools, cluster_info: ClusterInfo, tmp_path: Path) -> None:
+    chart = write_chart(tmp_path / "charts")
+    (chart / "templates" / "extra.yaml").write_text(
+        "{{- if .Values.badKey }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-bad\n"
+        "data:\n  'not a valid key!': x\n{{- end }}\n")
+    await publish_chart(kube, source_controller, namespace, chart, 1)
+    await release(kube, namespace, {"values": {"greeting": "hi"},
+                                    "upgrade": {"remediation": {"retries": 1}}})
+
+    installed = await until(kube, namespace, "installed", ready_with("InstallSucceeded"))
+    [snapshot] = installed["status"]["history"]
+    assert (snapshot["version"], snapshot["status"], snapshot["chartName"]) == (1, "deployed", "greeter")
+    assert condition(installed, "Released")["message"] == (
+        f"Helm install succeeded for release {namespace}/web.v1 with chart greeter@0.1.0")
+    ids = [entry["id"] for entry in installed["status"]["inventory"]["entries"]]
+    assert ids == [f"{namespace}_web-config__ConfigMap", f"{namespace}_web_apps_Deployment"]
+    config = await kube.get("v1", "ConfigMap", "web-config", namespace)
+    assert config["data"] == {"greeting": "hi"}
+    assert config["metadata"]["labels"]["helm.toolkit.fluxcd.io/name"] == "web"
+    home = tmp_path / "helm-home"
+    [listed] = helm_json(helm_tools, cluster_info, home, "list", "-n", namespace)
+    assert (listed["name"], listed["status"], listed["revision"]) == ("web", "deployed", "1")
+
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace, patch={"spec": {"values": {"greeting": "hey"}}})
+    upgraded = await until(kube, namespace, "upgraded", ready_with("UpgradeSucceeded", generation=2))
+    assert [s["version"] for s in upgraded["status"]["history"]] == [2, 1]
+    assert (await kube.get("v1", "ConfigMap", "web-config", namespace))["data"] == {"greeting": "hey"}
+
+    # An upgrade the apiserver refuses stores a failed release: rolled back, tried again, rolled back, stalled.
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace, patch={"spec": {"values": {"greeting": "hey",
+                                                                                    "badKey": True}}})
+    stalled = await until(kube, namespace, "stalled", lambda o: condition(o, "Stalled").get("status") == "True",
+                          timeout=120)
+    assert condition(stalled, "Stalled")["reason"] == "RetriesExceeded"
+    assert stalled["status"]["upgradeFailures"] == 2
+    assert condition(stalled, "Remediated")["reason"] == "RollbackSucceeded"
+    history = helm_json(helm_tools, cluster_info, home, "history", "web", "-n", namespace)
+    assert [h["status"] for h in history][-1] == "deployed"
+    assert "rollback" in history[-1]["description"].lower()
+    assert (await kube.get("v1", "ConfigMap", "web-config", namespace))["data"] == {"greeting": "hey"}
+
+    # Fixed values: the failure counters reset with the new digest, and the upgrade goes through.
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace, patch={"spec": {"values": {"greeting": "fixed",
+                                                                                                 "badKey": None}}})
+    fixed = await until(kube, namespace, "upgraded after the fix", ready_with("UpgradeSucceeded", generation=4))
+    assert "upgradeFailures" not in fixed["status"]
+    assert (await kube.get("v1", "ConfigMap", "web-config", namespace))["data"] == {"greeting": "fixed"}
+
+    await kube.delete(HR_API, "HelmRelease", "web", namespace)
+
+    async def uninstalled() -> bool:
+        return helm_json(helm_tools, cluster_info, home, "list", "-n", namespace) == [] and \
+            await kube.get_or_none(HR_API, "HelmRelease", "web", namespace) is None
+    await wait_for(uninstalled, "release uninstalled and HelmRelease gone", timeout=60)
+
+
+async def test_values_from_a_secret_with_target_path_and_a_new_chart_artifact(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        tmp_path: Path) -> None:
+    chart = write_chart(tmp_path / "charts")
+    await publish_chart(kube, source_controller, namespace, chart, 2)
+    await kube.create({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "greeting", "namespace": namespace},
+                       "stringData": {"word": "from-a-secret"}})
+    await release(kube, namespace, {"valuesFrom": [{"kind": "Secret", "name": "greeting", "valuesKey": "word",
+                                                    "targetPath": "greeting"}]})
+    await until(kube, namespace, "installed", ready_with("InstallSucceeded"))
+    assert (await kube.get("v1", "ConfigMap", "web-config", namespace))["data"] == {"greeting": "from-a-secret"}
+
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: greeter\nversion: 0.2.0\nappVersion: '1.0'\n")
+    await publish_chart(kube, source_controller, namespace, chart, 3)
+    upgraded = await until(kube, namespace, "upgraded to 0.2.0", lambda o: ready_with("UpgradeSucceeded")(o) and
+                           o["status"]["history"][0]["chartVersion"] == "0.2.0")
+    assert upgraded["status"]["lastAttemptedRevision"] == "0.2.0"
+
+
+async def test_a_missing_values_reference_is_reported_and_nothing_is_installed(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        tmp_path: Path) -> None:
+    await publish_chart(kube, source_controller, namespace, write_chart(tmp_path / "charts"), 4)
+    await release(kube, namespace, {"valuesFrom": [{"kind": "ConfigMap", "name": "absent"}]})
+    failed = await until(kube, namespace, "values failure", lambda o: condition(o, "Ready").get("status") == "False")
+    assert condition(failed, "Ready")["reason"] == "InitFailed"
+    assert condition(failed, "Ready")["message"] == (
+        f"could not resolve ConfigMap chart values reference '{namespace}/absent' with key 'values.yaml': "
+        "resource not found")
+    await asyncio.sleep(1)
+    assert await kube.get_or_none("v1", "Secret", "sh.helm.release.v1.web.v1", namespace) is None
+
