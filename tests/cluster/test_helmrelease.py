@@ -165,3 +165,23 @@ async def test_a_missing_values_reference_is_reported_and_nothing_is_installed(
     await asyncio.sleep(1)
     assert await kube.get_or_none("v1", "Secret", "sh.helm.release.v1.web.v1", namespace) is None
 
+
+
+async def test_tests_run_after_the_install_and_are_recorded_in_the_history(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        tmp_path: Path) -> None:
+    chart = write_chart(tmp_path / "charts")
+    (chart / "templates" / "test.yaml").write_text(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}-smoke\n"
+        "  annotations: {helm.sh/hook: test}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n"
+        "      containers: [{name: smoke, image: registry.example/smoke:1}]\n")
+    await publish_chart(kube, source_controller, namespace, chart, 5)
+    await release(kube, namespace, {"test": {"enable": True}})
+    tested = await until(kube, namespace, "tested", ready_with("TestSucceeded"))
+    assert condition(tested, "TestSuccess")["message"] == (
+        f"Helm test succeeded for release {namespace}/web.v1 with chart greeter@0.1.0: "
+        "1 test hooks completed successfully")
+    hooks = tested["status"]["history"][0]["testHooks"]
+    assert list(hooks) == ["web-smoke"]
+    assert hooks["web-smoke"]["phase"] == "Succeeded"
+    assert condition(tested, "Released")["reason"] == "InstallSucceeded"

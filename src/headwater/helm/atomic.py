@@ -377,7 +377,7 @@ async def test(request: Request) -> None:
             raise ReconcileError("TestFailed", message)
         return
     hooks = current.get("testHooks") or {}
-    detail = f"{len(hooks)} test hook(s) completed successfully" if hooks else "no test hooks"
+    detail = f"{len(hooks)} test hooks completed successfully" if hooks else "no test hooks"
     message = f"Helm test succeeded for release {names}: {detail}"
     request.mark(TEST_SUCCESS, True, "TestSucceeded", message)
     request.event(False, "TestSucceeded", message, current.get("chartVersion", ""), current.get("configDigest", ""))
