@@ -185,3 +185,37 @@ async def test_tests_run_after_the_install_and_are_recorded_in_the_history(
     assert list(hooks) == ["web-smoke"]
     assert hooks["web-smoke"]["phase"] == "Succeeded"
     assert condition(tested, "Released")["reason"] == "InstallSucceeded"
+
+
+async def request_reconcile(kube: KubeClient, namespace: str, token: str) -> None:
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace, patch={
+        "metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}})
+
+
+@pytest.mark.parametrize("mode", ["enabled", "warn"])
+async def test_drift_is_corrected_when_enabled_and_only_reported_with_warn(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        tmp_path: Path, mode: str) -> None:
+    await publish_chart(kube, source_controller, namespace, write_chart(tmp_path / "charts"), 6)
+    await release(kube, namespace, {"values": {"greeting": "hi"}, "driftDetection": {"mode": mode}})
+    installed = await until(kube, namespace, "installed", ready_with("InstallSucceeded"))
+    assert condition(installed, "Drifted")["reason"] == "NoDriftDetected", condition(installed, "Drifted")
+    # A user edits a release object by hand, as `kubectl edit` would.
+    await kube.patch("v1", "ConfigMap", "web-config", namespace=namespace, patch={"data": {"greeting": "edited"}},
+                     field_manager="kubectl-edit")
+    await request_reconcile(kube, namespace, "drift-1")
+    handled = await until(kube, namespace, "the drift handled",
+                          lambda o: o["status"].get("lastHandledReconcileAt") == "drift-1")
+    data = (await kube.get("v1", "ConfigMap", "web-config", namespace))["data"]
+    events = await kube.list("v1", "Event", namespace=namespace)
+    reasons = {e["reason"] for e in events["items"] if e["involvedObject"]["name"] == "web"}
+    assert "DriftDetected" in reasons
+    if mode == "enabled":
+        assert data == {"greeting": "hi"}
+        assert "DriftCorrected" in reasons
+        assert condition(handled, "Drifted")["status"] == "False"
+    else:
+        assert data == {"greeting": "edited"}
+        assert condition(handled, "Drifted")["status"] == "True"
+        assert "ConfigMap/" + namespace + "/web-config changed" in condition(handled, "Drifted")["message"]
+    assert condition(handled, "Ready")["status"] == "True"

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from headwater.helm import history
+from headwater.helm import drift, history
 from headwater.helm import remediation as rem
 from headwater.helm.chart import ResolvedChart
 from headwater.helm.engine import EngineError, HelmEngine, KubeTarget
@@ -24,10 +24,12 @@ from headwater.helm.state import Desired, ReleaseStatus, State, determine
 from headwater.runtime import conditions as cond
 from headwater.runtime.context import ReconcileContext
 from headwater.runtime.events import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
+from headwater.runtime.kube.client import KubeClient
 from headwater.runtime.result import ReconcileError, TerminalError
 
 GROUP = "helm.toolkit.fluxcd.io"
-RELEASED, TEST_SUCCESS, REMEDIATED = "Released", "TestSuccess", "Remediated"
+RELEASED, TEST_SUCCESS, REMEDIATED, DRIFTED = "Released", "TestSuccess", "Remediated", "Drifted"
+FIELD_MANAGER = "helm-controller"  # the engine's field manager too (engine-go/main.go)
 RELEASE, REMEDIATE, TEST, UNLOCK = "release", "remediate", "test", "unlock"
 
 
@@ -47,6 +49,7 @@ class Request:
     post_renderers: list[dict[str, Any]]
     post_renderers_digest: str
     force_requested: bool = False
+    cluster: KubeClient | None = None  # the release's cluster as the release's identity (drift detection)
     performed: list[str] = field(default_factory=list)
 
     @property
@@ -105,6 +108,8 @@ async def run(request: Request, last_release: Callable[[], Awaitable[dict[str, A
         state = determine(await last_release(), request.spec, request.status, request.desired())
         action = next_action(request, state)
         if action is None:
+            if state.status is ReleaseStatus.IN_SYNC:
+                await check_drift(request)
             cond.delete(request.ctx.conditions, cond.RECONCILING_CONDITION)
             summarize(request)
             return
@@ -235,6 +240,40 @@ def format_seconds(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     text = (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes or hours else "") + f"{secs}s"
     return text
+
+
+async def check_drift(request: Request) -> None:
+    """Compare the stored manifest with the cluster; correct (`enabled`) or report (`warn`) drift."""
+    config = request.spec.get("driftDetection") or {}
+    mode = str(config.get("mode") or "disabled")
+    if mode not in ("enabled", "warn") or request.cluster is None:
+        cond.delete(request.ctx.conditions, DRIFTED)
+        return
+    stored = await request.engine.call("get", request.target(60))
+    current = history.latest(request.history) or {}
+    name = history.full_release_name(current)
+    changes = await drift.detect(request.cluster, str(stored.get("manifest") or ""), request.target_namespace,
+                                 request.release_name, list(config.get("ignore") or []), FIELD_MANAGER)
+    if not changes:
+        request.mark(DRIFTED, False, "NoDriftDetected", f"No drift detected for release {name}")
+        return
+    summary = drift.summary(changes)
+    message = f"Cluster state of release {name} has drifted from the desired state:\n{summary}"
+    request.event(True, "DriftDetected", message, str(current.get("chartVersion", "")),
+                  str(current.get("configDigest", "")))
+    if mode == "warn":
+        request.mark(DRIFTED, True, "DriftDetected", message)
+        return
+    errors = await drift.correct(request.cluster, changes, FIELD_MANAGER)
+    if errors:
+        failure = f"Failed to correct the drift of release {name}:\n" + "\n".join(errors)
+        request.mark(DRIFTED, True, "DriftDetected", failure)
+        request.event(True, "DriftCorrectionFailed", failure)
+        return
+    corrected = f"Cluster state of release {name} has been corrected:\n{summary}"
+    request.mark(DRIFTED, False, "NoDriftDetected", corrected)
+    request.event(False, "DriftCorrected", corrected, str(current.get("chartVersion", "")),
+                  str(current.get("configDigest", "")))
 
 
 # -- observing the storage --------------------------------------------------------------------------

@@ -14,10 +14,9 @@ import hashlib
 import json
 from typing import Any, ClassVar
 
-from headwater.api import safeyaml
 from headwater.api.defs.helm import HELM_RELEASE
 from headwater.api.duration import seconds_or
-from headwater.helm import atomic, history
+from headwater.helm import atomic, drift, history
 from headwater.helm import chart as charts
 from headwater.helm import remediation as rem
 from headwater.helm.engine import EngineError, HelmEngine, KubeTarget
@@ -25,9 +24,10 @@ from headwater.helm.target import kube_target
 from headwater.helm.values import ValuesError, compose
 from headwater.runtime.context import ReconcileContext
 from headwater.runtime.informer import Informer
-from headwater.runtime.kube.client import KubeClient
+from headwater.runtime.kube.client import HttpKubeClient, KubeClient
+from headwater.runtime.kube.config import Impersonation
 from headwater.runtime.kube.errors import ConfigError, NotFound
-from headwater.runtime.kube.remote import kubeconfig_from_secret
+from headwater.runtime.kube.remote import RemoteClients, kubeconfig_from_secret
 from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError, WaitingError
 
@@ -35,10 +35,6 @@ REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
 FORCE_AT = "reconcile.fluxcd.io/forceAt"
 RESET_AT = "reconcile.fluxcd.io/resetAt"
 ORIGIN_NAME, ORIGIN_NAMESPACE = f"{atomic.GROUP}/name", f"{atomic.GROUP}/namespace"
-CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "PriorityClass",
-                  "StorageClass", "PersistentVolume", "ValidatingWebhookConfiguration",
-                  "MutatingWebhookConfiguration", "APIService", "IngressClass", "RuntimeClass",
-                  "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
 
 
 def handle_request(obj: dict[str, Any], annotation: str, handled_field: str) -> bool:
@@ -79,13 +75,10 @@ def digest_of(value: Any) -> str:
 def inventory_of(manifest: str, namespace: str) -> dict[str, Any]:
     """status.inventory of a release (Flux's entries: `<namespace>_<name>_<group>_<kind>`, version)."""
     entries = []
-    for doc in safeyaml.load_all(manifest or "", source="the release manifest"):
-        if not isinstance(doc, dict) or not doc.get("kind"):
-            continue
-        group, _, version = str(doc.get("apiVersion") or "").rpartition("/")
-        meta = doc.get("metadata") or {}
-        ns = "" if doc["kind"] in CLUSTER_SCOPED else str(meta.get("namespace") or namespace)
-        entries.append({"id": f"{ns}_{meta.get('name')}_{group}_{doc['kind']}", "v": version})
+    for obj in drift.objects_of(manifest, namespace):
+        group, _, version = str(obj.get("apiVersion") or "").rpartition("/")
+        meta = obj["metadata"]
+        entries.append({"id": f"{meta.get('namespace') or ''}_{meta.get('name')}_{group}_{obj['kind']}", "v": version})
     entries.sort(key=lambda entry: entry["id"])
     return {"entries": entries}
 
@@ -103,6 +96,7 @@ class HelmReleaseReconciler(Reconciler):
         self.no_cross_namespace_refs = no_cross_namespace_refs
         self.default_service_account = default_service_account
         self.requeue_dependency = requeue_dependency
+        self.remote = RemoteClients(user_agent=field_manager)
 
     async def close(self) -> None:
         await self.engine.close()
@@ -136,7 +130,9 @@ class HelmReleaseReconciler(Reconciler):
             rem.clear_failures(status)
         status.update(lastAttemptedGeneration=ctx.generation, lastAttemptedRevision=chart.version,
                       lastAttemptedConfigDigest=composed.config_digest, storageNamespace=storage_ns)
-        request = atomic.Request(ctx=ctx, engine=self.engine, kube=await self._target(obj), chart=chart,
+        target = await self._target(obj)
+        request = atomic.Request(ctx=ctx, engine=self.engine, kube=target, cluster=await self._cluster(obj, target),
+                                 chart=chart,
                                  values=composed.values, config_digest=composed.config_digest,
                                  release_name=release_name, target_namespace=target_ns, storage_namespace=storage_ns,
                                  post_renderers=steps, post_renderers_digest=digest_of(spec.get("postRenderers")),
@@ -182,6 +178,18 @@ class HelmReleaseReconciler(Reconciler):
                 raise TerminalError("InitFailed", str(err)) from err
         account = spec.get("serviceAccountName") or self.default_service_account or None
         return kube_target(kubeconfig, account, namespace)
+
+    async def _cluster(self, obj: dict[str, Any], target: KubeTarget) -> KubeClient:
+        """The Python client for the release's cluster and identity (drift detection reads with it)."""
+        if target.kubeconfig != self.kubeconfig:
+            secret_ref = ((obj.get("spec") or {}).get("kubeConfig") or {}).get("secretRef") or {}
+            secret = await self.kube.get("v1", "Secret", secret_ref["name"], obj["metadata"]["namespace"])
+            client = await self.remote.for_secret(secret, secret_ref.get("key"))
+        else:
+            client = self.kube
+        if target.impersonate and isinstance(client, HttpKubeClient):
+            return client.impersonating(Impersonation(target.impersonate, tuple(target.impersonate_groups)))
+        return client
 
     def _check_dependencies(self, obj: dict[str, Any]) -> None:
         namespace = obj["metadata"]["namespace"]
