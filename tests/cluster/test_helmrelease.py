@@ -219,3 +219,25 @@ async def test_drift_is_corrected_when_enabled_and_only_reported_with_warn(
         assert condition(handled, "Drifted")["status"] == "True"
         assert "ConfigMap/" + namespace + "/web-config changed" in condition(handled, "Drifted")["message"]
     assert condition(handled, "Ready")["status"] == "True"
+
+
+async def test_a_new_target_namespace_moves_the_release(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        tmp_path: Path) -> None:
+    await publish_chart(kube, source_controller, namespace, write_chart(tmp_path / "charts"), 7)
+    await release(kube, namespace, {})
+    await until(kube, namespace, "installed", ready_with("InstallSucceeded"))
+    other = f"{namespace[:50]}-b"
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace,
+                     patch={"spec": {"targetNamespace": other, "install": {"createNamespace": True}}})
+    moved = await until(kube, namespace, "installed in the new namespace", ready_with("InstallSucceeded", 2))
+    assert [(s["name"], s["namespace"], s["version"]) for s in moved["status"]["history"]] == [
+        (f"{other}-web", other, 1)]
+    assert await kube.get_or_none("v1", "ConfigMap", "web-config", namespace) is None
+    assert await kube.get_or_none("v1", "ConfigMap", f"{other}-web-config", other) is not None
+    await kube.delete(HR_API, "HelmRelease", "web", namespace)
+
+    async def gone() -> bool:
+        return await kube.get_or_none(HR_API, "HelmRelease", "web", namespace) is None
+    await wait_for(gone, "the HelmRelease uninstalled and deleted", timeout=60)
+    await kube.delete("v1", "Namespace", other)

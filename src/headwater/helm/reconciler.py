@@ -128,9 +128,10 @@ class HelmReleaseReconciler(Reconciler):
                 or status.get("lastAttemptedRevision") != chart.version \
                 or status.get("lastAttemptedConfigDigest") != composed.config_digest:
             rem.clear_failures(status)
+        target = await self._target(obj)
+        await self._move_release(ctx, target, release_name, target_ns, storage_ns, chart.name)
         status.update(lastAttemptedGeneration=ctx.generation, lastAttemptedRevision=chart.version,
                       lastAttemptedConfigDigest=composed.config_digest, storageNamespace=storage_ns)
-        target = await self._target(obj)
         request = atomic.Request(ctx=ctx, engine=self.engine, kube=target, cluster=await self._cluster(obj, target),
                                  chart=chart,
                                  values=composed.values, config_digest=composed.config_digest,
@@ -144,6 +145,34 @@ class HelmReleaseReconciler(Reconciler):
         if cond_ready_false(ctx):
             return Result()
         return Result(requeue_after=seconds_or(spec.get("interval"), 600.0))
+
+    async def _move_release(self, ctx: ReconcileContext, target: KubeTarget, name: str, namespace: str,
+                            storage: str, chart_name: str) -> None:
+        """A new release name, target or storage namespace (or chart name, unless InPlaceUpdate) starts a
+        new release: the one in the history is uninstalled first, as Flux does."""
+        status, spec = ctx.status, ctx.obj.get("spec") or {}
+        latest = history.latest(status.get("history") or [])
+        if latest is None:
+            return
+        old_storage = str(status.get("storageNamespace") or storage)
+        in_place = ((spec.get("upgrade") or {}).get("chartNameChangeStrategy") or "Reinstall") == "InPlaceUpdate"
+        moved = (latest.get("name"), latest.get("namespace"), old_storage) != (name, namespace, storage)
+        renamed = latest.get("chartName") != chart_name and not in_place
+        if not (moved or renamed):
+            return
+        params = {"kube": target.as_params(), "namespace": latest.get("namespace"), "storage_namespace": old_storage,
+                  "release_name": latest.get("name"), "timeout_seconds": seconds_or(spec.get("timeout"), 300.0)}
+        try:
+            await self.engine.call("uninstall", params)
+        except EngineError as err:
+            if err.kind != "ReleaseNotFound":
+                raise ReconcileError("UninstallFailed", f"Helm uninstall failed for release "
+                                                        f"{history.full_release_name(latest)}: {err.message}") from err
+        why = "chart name changed" if renamed and not moved else "release name or namespace changed"
+        ctx.event("Normal", "UninstallSucceeded", f"Helm uninstall succeeded for release "
+                                                  f"{history.full_release_name(latest)} ({why})")
+        status["history"] = []
+        rem.clear_failures(status)
 
     async def _last_release(self, request: atomic.Request) -> dict[str, Any] | None:
         try:
