@@ -166,6 +166,8 @@ def next_action(request: Request, state: State) -> Action | None:
         case ReleaseStatus.LOCKED:
             return UNLOCK, "unlock", unlock
         case ReleaseStatus.ABSENT:
+            if rem.retries_on_failure(spec, "install"):
+                return RELEASE, "install", install
             if rem.for_action(spec, "install").retries_exhausted(status) and not force:
                 raise retries_exceeded(request, rem.for_action(spec, "install"))
             return RELEASE, "install", install
@@ -173,6 +175,8 @@ def next_action(request: Request, state: State) -> Action | None:
             request.history.clear()
             return RELEASE, "upgrade", upgrade
         case ReleaseStatus.OUT_OF_SYNC:
+            if rem.retries_on_failure(spec, "upgrade"):
+                return RELEASE, "upgrade", upgrade
             if rem.for_action(spec, "upgrade").retries_exhausted(status) and not force:
                 raise retries_exceeded(request, rem.for_action(spec, "upgrade"))
             return RELEASE, "upgrade", upgrade

@@ -102,7 +102,8 @@ class HelmReleaseReconciler(Reconciler):
         await self.engine.close()
 
     def retry_interval(self, obj: dict[str, Any]) -> float | None:
-        return None
+        """A failed RetryOnFailure action is tried again at its retryInterval; else exponential backoff."""
+        return rem.retry_interval(obj.get("spec") or {}, obj.get("status") or {})
 
     # -- reconcile --------------------------------------------------------------------------------
 

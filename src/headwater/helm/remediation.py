@@ -50,10 +50,28 @@ def for_action(spec: dict[str, Any], action: str) -> Remediation:
                        else "uninstall")
 
 
+def retries_on_failure(spec: dict[str, Any], action: str) -> bool:
+    """Whether `action` uses the RetryOnFailure strategy: no remediation, the action retried at
+    `strategy.retryInterval` (an install retried as an upgrade) for as long as it fails."""
+    return ((spec.get(action) or {}).get("strategy") or {}).get("name") == "RetryOnFailure"
+
+
+def retry_interval(spec: dict[str, Any], status: dict[str, Any]) -> float | None:
+    """Seconds until a failed RetryOnFailure action is tried again (None for the other strategy)."""
+    from headwater.api.duration import seconds_or
+
+    action = str(status.get("lastAttemptedReleaseAction") or "")
+    if action not in ("install", "upgrade") or not retries_on_failure(spec, action):
+        return None
+    return seconds_or(((spec.get(action) or {}).get("strategy") or {}).get("retryInterval"), 300.0)
+
+
 def active(spec: dict[str, Any], status: dict[str, Any]) -> Remediation | None:
-    """The remediation of the last attempted release action, if any."""
+    """The remediation of the last attempted release action, if any (none under RetryOnFailure)."""
     action = status.get("lastAttemptedReleaseAction")
-    return for_action(spec, action) if action in ("install", "upgrade") else None
+    if action not in ("install", "upgrade") or retries_on_failure(spec, str(action)):
+        return None
+    return for_action(spec, str(action))
 
 
 def clear_failures(status: dict[str, Any]) -> None:

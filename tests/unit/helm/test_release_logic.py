@@ -157,3 +157,19 @@ def test_the_inventory_of_a_release_manifest() -> None:
 ])
 def test_times_are_written_as_kubernetes_writes_them(stamp: str, expected: str) -> None:
     assert history.kube_time(stamp) == expected
+
+
+@pytest.mark.parametrize(("spec", "status", "active", "interval"), [
+    pytest.param({}, {"lastAttemptedReleaseAction": "install"}, "install", None, id="remediate on failure"),
+    pytest.param({"install": {"strategy": {"name": "RetryOnFailure"}}}, {"lastAttemptedReleaseAction": "install"},
+                 None, 300.0, id="retry on failure: no remediation, retried at 5m"),
+    pytest.param({"upgrade": {"strategy": {"name": "RetryOnFailure", "retryInterval": "30s"}}},
+                 {"lastAttemptedReleaseAction": "upgrade"}, None, 30.0, id="its retryInterval"),
+    pytest.param({"upgrade": {"strategy": {"name": "RetryOnFailure"}}}, {"lastAttemptedReleaseAction": "install"},
+                 "install", None, id="per action"),
+])
+def test_retry_on_failure(spec: dict[str, Any], status: dict[str, Any], active: str | None,
+                          interval: float | None) -> None:
+    remediation = rem.active(spec, status)
+    assert (remediation.action if remediation else None) == active
+    assert rem.retry_interval(spec, status) == interval
