@@ -30,6 +30,8 @@ async def setup(ctx: SetupContext[KustomizeFlags]) -> None:
         default_service_account=options.default_service_account,
         strict_substitution=options.feature_gates.get("StrictPostBuildSubstitutions", False),
         additive_cel_check=options.feature_gates.get("AdditiveCELDependencyCheck", False),
+        kube_api_qps=options.kube_api_qps,  # clients for spec.kubeConfig clusters pace themselves too
+        kube_api_burst=options.kube_api_burst,
     )
     ctx.manager.new_controller(
         "kustomization", reconciler, options=options, field_manager=FIELD_MANAGER,

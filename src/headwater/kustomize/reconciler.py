@@ -96,6 +96,8 @@ class KustomizationReconciler(Reconciler):
         default_service_account: str = "",
         strict_substitution: bool = False,
         additive_cel_check: bool = False,
+        kube_api_qps: float | None = None,
+        kube_api_burst: int | None = None,
     ) -> None:
         self.kube = kube
         self.kustomizations = kustomizations
@@ -107,7 +109,7 @@ class KustomizationReconciler(Reconciler):
         self.strict_substitution = strict_substitution
         self.additive_cel_check = additive_cel_check
         self.types = OpenAPITypes(kube)
-        self.remote = RemoteClients(user_agent=FIELD_MANAGER)
+        self.remote = RemoteClients(user_agent=FIELD_MANAGER, qps=kube_api_qps, burst=kube_api_burst)
         self.builds = BuildCache()
         self.in_sync = UnchangedMemo()  # objects verified in sync: an idle pass needs no dry-run for them
         self.builds_run = 0  # kustomize builds actually run (benchmarks and tests count them)
