@@ -18,10 +18,14 @@ rewrites a file in place (it renames a new inode over it), so a cached value can
 and hashing costs one extra read per new artifact. ``If-None-Match`` (weak comparison, ``*``) gives 304;
 ``If-Modified-Since`` is honoured only without ``If-None-Match``.
 
-Ranges: one ``bytes=`` range (``a-b``, ``a-``, ``-n``) gives 206 with ``Content-Range``; an unsatisfiable
-or malformed range gives 416 with ``Content-Range: bytes */<size>`` (as Go does); several ranges are
-answered with the whole file (200), which RFC 9110 allows. ``If-Range`` with a matching strong ETag or
-exact ``Last-Modified`` date keeps the range, anything else gets the whole file.
+Ranges (RFC 9110 section 14): one ``bytes=`` range (``a-b``, ``a-``, ``-n``) gives 206 with
+``Content-Range``; a well-formed range set none of whose ranges overlaps the file gives 416 with
+``Content-Range: bytes */<size>``. A Range header in another unit, or malformed (``bytes=abc``, an
+inverted ``5-1``, no unit), is ignored: 200 with the whole file, as the RFC requires for unknown units
+and allows for invalid ranges (Go's file server answers those with 416; a client that sent garbage is
+better served by the file). Several ranges are answered with the whole file (200), which RFC 9110
+allows. ``If-Range`` with a matching strong ETag or exact ``Last-Modified`` date keeps the range,
+anything else gets the whole file.
 """
 
 from __future__ import annotations
@@ -97,51 +101,73 @@ class ByteRange:
 
 
 class RangeNotSatisfiable(ValueError):
+    """A well-formed ``bytes`` range set none of whose ranges overlaps the file (answered with 416)."""
+
+
+class _Malformed(Exception):
     pass
 
 
-def _digits(text: str) -> int:
+# A position with more digits than this is past the end of any file (and int() of it stays cheap).
+_MAX_DIGITS: Final = 18
+
+
+def _position(text: str) -> int:
     text = text.strip()
-    if not text.isascii() or not text.isdigit():
-        raise RangeNotSatisfiable(text)
-    return int(text)
+    if not text or not text.isascii() or not text.isdigit():
+        raise _Malformed(text)
+    return 10**_MAX_DIGITS if len(text) > _MAX_DIGITS else int(text)
+
+
+def _specs(header: str) -> list[tuple[int | None, int | None]] | None:
+    """The ``(first, last)`` pairs of a ``bytes=`` header (``(None, n)`` for a suffix ``-n``), or None
+    when the header is in another unit or malformed."""
+    unit, sep, spec = header.strip().partition("=")
+    if not sep or unit.strip().lower() != "bytes":
+        return None
+    parts = [p.strip() for p in spec.split(",") if p.strip()]
+    specs: list[tuple[int | None, int | None]] = []
+    try:
+        for part in parts:
+            start_text, dash, end_text = part.partition("-")
+            if not dash:
+                raise _Malformed(part)
+            if start_text.strip() == "":
+                specs.append((None, _position(end_text)))
+                continue
+            first = _position(start_text)
+            last = None if end_text.strip() == "" else _position(end_text)
+            if last is not None and last < first:
+                raise _Malformed(part)  # "invalid" in RFC 9110 section 14.1.1
+            specs.append((first, last))
+    except _Malformed:
+        return None
+    return specs or None
 
 
 def parse_range(header: str, size: int) -> ByteRange | None:
-    """The single range a ``Range`` header asks for, clamped to ``size``; None for several ranges (the
-    caller sends the whole file). Raises :class:`RangeNotSatisfiable` when the header is malformed (Go's
-    file server answers those with 416 too) or no range overlaps the file.
+    """The single range a ``Range`` header asks for, clamped to ``size``; None when the whole file is to
+    be sent: a header in another unit or malformed (ignored, RFC 9110 section 14.2), several ranges, or a
+    suffix range of an empty file. Raises :class:`RangeNotSatisfiable` when the header is well formed
+    but none of its ranges overlaps the file (a start at or past the end, ``-0``).
     """
-    unit, sep, spec = header.strip().partition("=")
-    if not sep or unit.strip().lower() != "bytes":
-        raise RangeNotSatisfiable(header)
-    parts = [p.strip() for p in spec.split(",") if p.strip()]
-    if not parts:
-        raise RangeNotSatisfiable(header)
+    specs = _specs(header)
+    if specs is None:
+        return None
     ranges: list[ByteRange] = []
-    for part in parts:
-        start_text, dash, end_text = part.partition("-")
-        if not dash:
-            raise RangeNotSatisfiable(header)
-        if start_text.strip() == "":
-            suffix = _digits(end_text)
+    for first, last in specs:
+        if first is None:
+            suffix = last or 0
             if suffix == 0:
                 continue  # "-0" asks for nothing: unsatisfiable unless another range is
-            suffix = min(suffix, size)
             if size == 0:
-                continue
-            ranges.append(ByteRange(size - suffix, size - 1))
-            continue
-        first = _digits(start_text)
-        last = size - 1 if end_text.strip() == "" else _digits(end_text)
-        if last < first:
-            raise RangeNotSatisfiable(header)
-        if first >= size:
-            continue  # does not overlap the file
-        ranges.append(ByteRange(first, min(last, size - 1)))
+                return None  # satisfiable by RFC 9110, but no Content-Range can say so: the (empty) file
+            ranges.append(ByteRange(size - min(suffix, size), size - 1))
+        elif first < size:
+            ranges.append(ByteRange(first, size - 1 if last is None else min(last, size - 1)))
     if not ranges:
         raise RangeNotSatisfiable(header)
-    if len(parts) > 1:
+    if len(specs) > 1:
         return None
     return ranges[0]
 

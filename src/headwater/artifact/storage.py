@@ -20,6 +20,11 @@ consumers read ``status.artifact`` and download ``url``, so both must look exact
   ``records`` (the current one counted and always kept) survive; lock files go with their artifact,
   symlinks are left alone. Flux's implementation double-counts when both rules apply and can keep one
   file too many; the rule above is what it documents and intends.
+* Integrity: :meth:`Storage.intact` tells whether an artifact's file is still what was stored. The
+  store remembers the ``stat`` of every file it wrote (inode, size, mtime and ctime in nanoseconds;
+  ctime cannot be set back by hand), so the check on every reconcile is one ``lstat``; the full digest
+  is computed only when the file changed since (or was written by an earlier process), as Flux's
+  ``VerifyArtifact`` would on every reconcile.
 * Deleting an object removes its whole directory.
 * ``spec.include``: :meth:`Storage.copy_to_path` unpacks another artifact (with the consumer's safe
   extraction) and moves a sub-path of it into a checkout, as Flux's ``CopyToPath`` does.
@@ -86,6 +91,17 @@ _CHUNK: Final = 1 << 20
 
 class StorageError(Exception):
     """A storage operation failed (bad path, I/O error, digest mismatch)."""
+
+
+class _Fingerprint(NamedTuple):
+    inode: int
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+
+
+def _fingerprint(info: os.stat_result) -> _Fingerprint:
+    return _Fingerprint(info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 class ObjectRef(NamedTuple):
@@ -201,6 +217,8 @@ class Storage:
         self.retention_ttl = retention_ttl
         # One lock per object, alive while someone holds or waits for it.
         self._locks: weakref.WeakValueDictionary[ObjectRef, asyncio.Lock] = weakref.WeakValueDictionary()
+        # The stat and digest of each file as written (or last verified): what `intact` compares before hashing.
+        self._known: dict[Path, tuple[_Fingerprint, str]] = {}
 
     # -- naming -----------------------------------------------------------------------------------------
 
@@ -265,6 +283,7 @@ class Storage:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp_name)
             raise
+        self._known[target] = (_fingerprint(target.lstat()), digest)
         return replace(artifact, digest=digest, size=size, last_update_time=datetime.now(UTC))
 
     def archive(
@@ -334,6 +353,45 @@ class Storage:
                 hasher.update(chunk)
         if hasher.hexdigest() != expected:
             raise StorageError(f"computed digest doesn't match {artifact.digest!r}")
+
+    def unchanged(self, artifact: Artifact) -> bool:
+        """Cheap: whether the artifact's file is, by its ``stat``, exactly the one this store wrote or
+        verified last with the artifact's digest (False also when it is unknown, e.g. after a restart:
+        then ask :meth:`intact`)."""
+        try:
+            path = self.local_path(artifact.path)
+            info = path.lstat()
+        except (OSError, StorageError):
+            return False
+        return stat.S_ISREG(info.st_mode) and self._known.get(path) == (_fingerprint(info), artifact.digest)
+
+    def intact(self, artifact: Artifact) -> bool:
+        """Whether the artifact's file still has the recorded digest (and size): the ``stat`` check first,
+        the full digest only when the file changed or is unknown. Blocking; a verified file is remembered."""
+        if self.unchanged(artifact):
+            return True
+        try:
+            path = self.local_path(artifact.path)
+            info = path.lstat()
+            if not stat.S_ISREG(info.st_mode) or (artifact.size is not None and info.st_size != artifact.size):
+                return False
+            self.verify(artifact)
+        except (OSError, StorageError):
+            return False
+        self._known[path] = (_fingerprint(info), artifact.digest)
+        return True
+
+    def remove(self, artifact: Artifact) -> bool:
+        """Delete the artifact's file (and its lock file); True if there was one."""
+        path = self.local_path(artifact.path)
+        self._known.pop(path, None)
+        with contextlib.suppress(FileNotFoundError):
+            path.with_name(path.name + LOCK_SUFFIX).unlink()
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
 
     def copy_to_path(self, artifact: Artifact, sub_path: str, to_path: str | os.PathLike[str]) -> Path:
         """Unpack ``artifact`` and move its ``sub_path`` (a file or directory; clamped inside the artifact)
@@ -417,6 +475,7 @@ class Storage:
         deleted: list[Path] = []
         errors: list[str] = []
         for path in self.garbage_files(artifact, now=now):
+            self._known.pop(path, None)
             try:
                 path.unlink()
                 deleted.append(path)
@@ -438,6 +497,7 @@ class Storage:
             for entry in it:
                 path = Path(entry.path)
                 if path != current and not entry.is_dir(follow_symlinks=False) and not entry.is_symlink():
+                    self._known.pop(path, None)
                     path.unlink()
                     deleted.append(path)
         return deleted
@@ -445,6 +505,8 @@ class Storage:
     def remove_all(self, ref: ObjectRef) -> Path | None:
         """Delete everything stored for ``ref`` (on object deletion); return the removed directory."""
         directory = self.object_dir(ref)
+        for path in [p for p in self._known if p.parent == directory]:
+            del self._known[path]
         if not directory.exists():
             return None
         shutil.rmtree(directory)

@@ -5,7 +5,8 @@ gets a command built from its spec: the shared flags it has in Flux (`--concurre
 default, `--requeue-dependency`, …), the process flags below, and its own typed flags, which appear on
 its command only. `all` takes the union: each controller's own flags, the shared ones, and each
 controller keeps its own `--concurrent` default unless the flag is given. Out of a cluster the process
-uses `--kubeconfig`; in a cluster, the Pod's service account.
+uses `--kubeconfig`; in a cluster, the Pod's service account. The process's client paces itself with
+`--kube-api-qps`/`--kube-api-burst` (one bucket per process: under `all`, the controllers share it).
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import asyncio
 import dataclasses
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from headwater.runtime.flags import click_options, from_params
 from headwater.runtime.options import ControllerOptions, add_controller_options
 from headwater.runtime.spec import ControllerSpec
+
+if TYPE_CHECKING:
+    from headwater.runtime.kube import HttpKubeClient
 
 ALL = "all"
 ALL_PROCESS_NAME = "headwater-controllers"
@@ -64,9 +68,18 @@ def _command(name: str, specs: Sequence[ControllerSpec], process_name: str, summ
     return command
 
 
+def controller_client(kubeconfig: str | None, kube_context: str | None, process_name: str,
+                      options: ControllerOptions) -> HttpKubeClient:
+    """The process's client: its identity from the kubeconfig (or in-cluster), paced by the options."""
+    from headwater.runtime.kube import connect
+
+    return connect(kubeconfig, kube_context, user_agent=process_name,
+                   qps=options.kube_api_qps, burst=options.kube_api_burst)
+
+
 def _run(specs: Sequence[ControllerSpec], process_name: str, params: dict[str, Any], *,
          explicit_concurrency: bool) -> None:
-    from headwater.runtime.kube import ConfigError, connect
+    from headwater.runtime.kube import ConfigError
     from headwater.runtime.logging import setup_logging
     from headwater.runtime.manager import Manager, run_until_signalled
 
@@ -86,7 +99,7 @@ def _run(specs: Sequence[ControllerSpec], process_name: str, params: dict[str, A
 
     async def run(stop: asyncio.Event) -> None:
         try:
-            kube = connect(kubeconfig, kube_context, user_agent=process_name)
+            kube = controller_client(kubeconfig, kube_context, process_name, options)
         except ConfigError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(1)

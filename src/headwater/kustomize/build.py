@@ -172,11 +172,12 @@ def local_references(kustomization: dict[str, Any]) -> list[str]:
 
 
 def build(root: Path, spec: KustomizationSpec, *, no_remote_bases: bool = False, timeout: float = 120.0,
-          limits: Limits | None = None) -> list[Built]:
+          limits: Limits | None = None, scratch_parent: Path | None = None) -> list[Built]:
     """Render the manifests of `spec` from the extracted artifact at `root` (modified in place).
 
     Only what `spec.path` reaches is checked and read (`kustomize.confine`); the kustomize child runs
-    confined and bounded (`kustomize.sandbox`), with `timeout` as its deadline.
+    confined and bounded (`kustomize.sandbox`), with `timeout` as its deadline and its scratch directory
+    in `scratch_parent`.
     """
     directory = resolve_path(root, spec.path)
     existing = kustomization_file(directory)
@@ -205,7 +206,8 @@ def build(root: Path, spec: KustomizationSpec, *, no_remote_bases: bool = False,
     argv = [kubectl_binary(), "kustomize", "--load-restrictor=LoadRestrictionsNone", "--enable-alpha-plugins=false",
             "--enable-helm=false", str(directory)]
     try:
-        result = run_confined(argv, readable=root.resolve(), no_network=no_remote_bases, limits=bounds, what=what)
+        result = run_confined(argv, readable=root.resolve(), no_network=no_remote_bases, limits=bounds, what=what,
+                              scratch_parent=scratch_parent)
     except SandboxError as err:
         raise BuildError(str(err)) from err
     if result.returncode != 0:

@@ -6,6 +6,9 @@ artifact contract, `status.artifact` with url, digest and revision) enqueues the
 it at once, and a Kustomization turning Ready, or applying a new revision while Ready, enqueues those
 that depend on it (`spec.dependsOn`). Flux re-checks waiting dependants on a timer; here the indexes of
 those two reference fields find exactly the affected objects.
+
+Builds run in the controller's private work area (`kustomize.workarea`), made at start, which also
+removes what a killed predecessor left there.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from headwater.api.kinds import kind_named
 from headwater.kustomize.reconciler import FIELD_MANAGER, KustomizationReconciler
 from headwater.kustomize.sources import dependency_changed
 from headwater.kustomize.spec import DEPENDS_ON, SOURCE_REF, KustomizeFlags
+from headwater.kustomize.workarea import WorkArea
 from headwater.runtime.spec import SetupContext
 from headwater.runtime.watches import artifact_changed, referenced_by
 
@@ -30,6 +34,9 @@ async def setup(ctx: SetupContext[KustomizeFlags]) -> None:
         default_service_account=options.default_service_account,
         strict_substitution=options.feature_gates.get("StrictPostBuildSubstitutions", False),
         additive_cel_check=options.feature_gates.get("AdditiveCELDependencyCheck", False),
+        kube_api_qps=options.kube_api_qps,  # clients for spec.kubeConfig clusters pace themselves too
+        kube_api_burst=options.kube_api_burst,
+        work=WorkArea().open(),
     )
     ctx.manager.new_controller(
         "kustomization", reconciler, options=options, field_manager=FIELD_MANAGER,

@@ -34,14 +34,15 @@ class UnsupportedSubstituteKind(Exception):
 
 
 def render(root: Path, spec: KustomizationSpec, *, keys: KeySet | None = None, no_remote_bases: bool = False,
-           timeout: float = 120.0) -> list[Built]:
-    """Build `spec` from the tree at `root` (modified in place): SOPS generator sources, then kustomize.
+           timeout: float = 120.0, scratch_parent: Path | None = None) -> list[Built]:
+    """Build `spec` from the tree at `root` (modified in place): SOPS generator sources, then kustomize
+    (its scratch directory in `scratch_parent`).
 
     Raises `DecryptionError` or `BuildError`, both naming the file or field at fault.
     """
     if keys is not None:
         decrypt_generator_sources(root, keys)
-    return build(root, spec, no_remote_bases=no_remote_bases, timeout=timeout)
+    return build(root, spec, no_remote_bases=no_remote_bases, timeout=timeout, scratch_parent=scratch_parent)
 
 
 async def post_build(spec: KustomizationSpec, objects: list[dict[str, Any]], lookup: Lookup, *,

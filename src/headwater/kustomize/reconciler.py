@@ -25,9 +25,7 @@ import base64
 import hashlib
 import json
 import re
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 from prometheus_client import Counter
@@ -55,6 +53,7 @@ from headwater.kustomize.ready_expr import evaluate_ready_expr
 from headwater.kustomize.sops import KeySet, SopsError
 from headwater.kustomize.sources import SOURCE_KINDS
 from headwater.kustomize.substitute import EnvsubstError, SubstitutionError
+from headwater.kustomize.workarea import WorkArea
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
 from headwater.runtime.events import EVENT_TYPE_NORMAL
@@ -96,6 +95,9 @@ class KustomizationReconciler(Reconciler):
         default_service_account: str = "",
         strict_substitution: bool = False,
         additive_cel_check: bool = False,
+        kube_api_qps: float | None = None,
+        kube_api_burst: int | None = None,
+        work: WorkArea | None = None,
     ) -> None:
         self.kube = kube
         self.kustomizations = kustomizations
@@ -107,16 +109,18 @@ class KustomizationReconciler(Reconciler):
         self.strict_substitution = strict_substitution
         self.additive_cel_check = additive_cel_check
         self.types = OpenAPITypes(kube)
-        self.remote = RemoteClients(user_agent=FIELD_MANAGER)
+        self.remote = RemoteClients(user_agent=FIELD_MANAGER, qps=kube_api_qps, burst=kube_api_burst)
         self.builds = BuildCache()
+        self.work = work or WorkArea()  # build directories: private, crash leftovers removed at start
         self.in_sync = UnchangedMemo()  # objects verified in sync: an idle pass needs no dry-run for them
         self.builds_run = 0  # kustomize builds actually run (benchmarks and tests count them)
         self.fetches = 0
         self.applies_sent = 0  # real (non dry-run) server-side applies sent, all reconciles together
 
     async def close(self) -> None:
-        """Release connections to remote clusters (called when the controller stops)."""
+        """Release connections to remote clusters and the build work area (called when the controller stops)."""
         await self.remote.close()
+        self.work.close()
 
     def retry_interval(self, obj: dict[str, Any]) -> float:
         """Failures are retried at `spec.retryInterval` (default: the interval), not with backoff.
@@ -419,17 +423,17 @@ class KustomizationReconciler(Reconciler):
         cached = self.builds.get(owner, key)
         if cached is not None:
             return cached
-        with tempfile.TemporaryDirectory(prefix="hw-ks-") as tmp:
+        with self.work.build_dir() as tmp:  # the artifact copy (SOPS cleartext included) and kustomize's scratch
             try:
                 self.fetches += 1
                 FETCHES.inc()
-                root = await fetch_artifact(artifact.url, artifact.digest, Path(tmp, "artifact"))
+                root = await fetch_artifact(artifact.url, artifact.digest, tmp / "artifact")
             except ArtifactError as err:
                 raise ReconcileError("ArtifactFailed", str(err)) from err
             try:
                 started = time.monotonic()
                 objects = await asyncio.to_thread(render, root, spec, keys=keys, no_remote_bases=self.no_remote_bases,
-                                                  timeout=0.8 * ks.get_timeout().seconds)
+                                                  timeout=0.8 * ks.get_timeout().seconds, scratch_parent=tmp)
                 self.builds_run += 1
                 BUILDS.inc()
                 ctx.log.debug("built %d objects in %.2fs", len(objects), time.monotonic() - started)

@@ -63,10 +63,12 @@ def _human(size: int) -> str:
     return f"{size // (1024 * MIB)} GiB" if size % (1024 * MIB) == 0 else f"{size // MIB} MiB"
 
 
-def run_confined(argv: list[str], *, readable: Path, no_network: bool, limits: Limits, what: str) -> Outcome:
-    """Run `argv` (argv[0] an absolute path) with `readable` as the only tree it may read."""
+def run_confined(argv: list[str], *, readable: Path, no_network: bool, limits: Limits, what: str,
+                 scratch_parent: Path | None = None) -> Outcome:
+    """Run `argv` (argv[0] an absolute path) with `readable` as the only tree it may read; its scratch
+    directory (HOME, TMPDIR) is made in `scratch_parent` (the system's temporary directory by default)."""
     landlock_available()
-    with tempfile.TemporaryDirectory(prefix="hw-kz-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="hw-kz-", dir=scratch_parent) as scratch:
         home, tmp = Path(scratch, "home"), Path(scratch, "tmp")
         home.mkdir()
         tmp.mkdir()

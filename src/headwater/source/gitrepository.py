@@ -2,10 +2,13 @@
 
 Every reconcile asks the remote for its refs (one small request) and resolves `spec.ref` against them.
 When the resolved revision is the stored artifact's, and nothing else that shapes the artifact changed
-(ignore rules, includes, sparse checkout, submodules, verification), the reconcile ends there: no clone,
-no archive, no status write. Otherwise it fetches exactly that ref (shallow), checks it out, verifies
-signatures when asked, copies included artifacts in, packs the tree reproducibly, stores it, and reports
-the new artifact in status and in a `NewArtifact` event, as Flux's source-controller does.
+(ignore rules, includes, sparse checkout, submodules, verification), and the stored file is still the
+one written (`Storage.intact`: a stat, the digest only when it changed), the reconcile ends there: no
+clone, no archive, no status write. Otherwise it fetches exactly that ref (shallow), checks it out,
+verifies signatures when asked, copies included artifacts in, packs the tree reproducibly, stores it,
+and reports the new artifact in status and in a `NewArtifact` event, as Flux's source-controller does.
+A stored file modified on disk is removed and rebuilt that way from the same revision, after a Warning
+event `ArtifactVerificationFailed` (Flux's reason and message), without waiting for a new commit.
 
 The object and its includes are read through the API's typed views (`headwater.api.models.source`), so
 defaults (the 60 s timeout, the HEAD verification mode) are the API's; status is written into
@@ -31,7 +34,7 @@ from headwater.artifact.ignore import tree_matcher
 from headwater.artifact.storage import Artifact, ObjectRef, Storage, StorageError
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
-from headwater.runtime.events import EVENT_TYPE_NORMAL
+from headwater.runtime.events import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube import KubeClient, NotFound
 from headwater.runtime.metrics import REGISTRY
@@ -92,7 +95,8 @@ class GitRepositoryReconciler(Reconciler):
 
         artifact = repo.status.artifact
         if artifact is not None and rev.same_revision(artifact.revision, plan.revision) \
-                and self.store.exists(Artifact.from_dict(artifact.raw)) and _observed_shaping(ctx.status) == shaping:
+                and _observed_shaping(ctx.status) == shaping \
+                and await self._stored_intact(ctx, Artifact.from_dict(artifact.raw)):
             self._mark_stored(ctx, plan.revision)
             return Result()
 
@@ -134,6 +138,25 @@ class GitRepositoryReconciler(Reconciler):
         ref = ObjectRef(KIND, repo.namespace, repo.name)
         async with self.store.lock(ref):
             await asyncio.to_thread(self.store.remove_all, ref)
+
+    async def _stored_intact(self, ctx: ReconcileContext, stored: Artifact) -> bool:
+        """Whether the stored artifact is still the file we wrote: one `lstat` when it is, its digest when
+        it changed (or after a restart). A modified file is removed (as Flux does), with a Warning event,
+        and the caller rebuilds it from the same revision; a missing one is rebuilt too."""
+        if self.store.unchanged(stored):
+            return True
+        if not self.store.exists(stored):
+            return False
+        if await asyncio.to_thread(self.store.intact, stored):
+            return True
+        repo = GitRepository(ctx.obj)
+        async with self.store.lock(ObjectRef(KIND, repo.namespace, repo.name)):
+            await asyncio.to_thread(self.store.remove, stored)
+        message = (f"failed to verify integrity of artifact: computed digest doesn't match '{stored.digest}'; "
+                   f"removed it, rebuilding it from revision '{stored.revision}'")
+        ctx.log.info(message)
+        ctx.event(EVENT_TYPE_WARNING, "ArtifactVerificationFailed", message, {"revision": stored.revision})
+        return False
 
     def _store(self, ref: ObjectRef, revision: str, sha: str, checkout: Path, ignore: str | None) -> Artifact:
         """Archive the checkout as `<commit>.tar.gz`, then collect the object's old artifacts."""

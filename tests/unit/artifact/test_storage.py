@@ -358,3 +358,74 @@ def test_copy_to_path(storage: Storage, tmp_path: Path) -> None:
         storage.copy_to_path(included, "missing", checkout / "x")
     with pytest.raises(StorageError, match="cannot copy"):
         storage.copy_to_path(included, "deploy", checkout / "all")  # exists and is not empty
+
+
+def _append(path: Path) -> None:
+    with path.open("ab") as handle:
+        handle.write(b"X")
+
+
+def _flip_keeping_mtime(path: Path) -> None:
+    before = path.stat()
+    data = bytearray(path.read_bytes())
+    data[0] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def _touch(path: Path) -> None:
+    os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+
+
+def _replace_by_symlink(path: Path) -> None:
+    copy = path.with_name("copy")
+    copy.write_bytes(path.read_bytes())
+    path.unlink()
+    path.symlink_to(copy)
+
+
+# (what happens to the file, whether the stat check still vouches for it, whether its digest holds)
+TAMPERING = [
+    ("nothing", lambda path: None, True, True),
+    ("appended to: the size differs", _append, False, False),
+    ("a byte flipped, mtime put back: ctime tells", _flip_keeping_mtime, False, False),
+    ("only touched: the digest is computed, and holds", _touch, False, True),
+    ("replaced by a symlink to the same bytes", _replace_by_symlink, False, False),
+    ("deleted", lambda path: path.unlink(), False, False),
+]
+
+
+@pytest.mark.parametrize(("change", "unchanged", "intact"), [t[1:] for t in TAMPERING], ids=[t[0] for t in TAMPERING])
+def test_intact_checks_the_stat_first_and_the_digest_when_it_changed(
+        storage: Storage, change: object, unchanged: bool, intact: bool) -> None:
+    stored = storage.write(storage.new_artifact(PODINFO, f"main@sha1:{SHA}", f"{SHA}.tar.gz"), b"payload" * 100)
+    path = storage.local_path(stored.path)
+    assert storage.unchanged(stored)
+    change(path)  # type: ignore[operator]
+    assert storage.unchanged(stored) is unchanged
+    assert storage.intact(stored) is intact
+    if intact:
+        assert storage.unchanged(stored), "a verified file is remembered: the next check is a stat again"
+
+
+def test_after_a_restart_the_first_check_computes_the_digest(storage: Storage) -> None:
+    stored = storage.write(storage.new_artifact(PODINFO, f"main@sha1:{SHA}", f"{SHA}.tar.gz"), b"payload")
+    again = Storage(storage.root, storage.hostname)
+    assert not again.unchanged(stored)
+    assert again.intact(stored)
+    assert again.unchanged(stored)
+    assert not again.intact(replace_digest(stored, "sha256:" + "0" * 64))
+
+
+def replace_digest(artifact: Artifact, digest: str) -> Artifact:
+    from dataclasses import replace
+
+    return replace(artifact, digest=digest)
+
+
+def test_remove_deletes_the_file_and_forgets_it(storage: Storage) -> None:
+    stored = storage.write(storage.new_artifact(PODINFO, f"main@sha1:{SHA}", f"{SHA}.tar.gz"), b"payload")
+    assert storage.remove(stored)
+    assert not storage.exists(stored)
+    assert not storage.remove(stored)
+    assert not storage.unchanged(stored)

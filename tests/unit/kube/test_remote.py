@@ -42,3 +42,25 @@ def test_invalid_base64_is_reported_without_the_content() -> None:
     with pytest.raises(ConfigError, match="key 'value' is not valid base64") as bad:
         kubeconfig_from_secret(broken)
     assert "not*base64" not in str(bad.value)
+
+
+async def test_each_remote_cluster_gets_a_bucket_of_its_own() -> None:
+    from headwater.runtime.kube import HttpKubeClient
+    from headwater.runtime.kube.remote import RemoteClients
+
+    def kubeconfig(server: str) -> str:
+        return ("apiVersion: v1\nkind: Config\ncurrent-context: x\n"
+                f"clusters: [{{name: c, cluster: {{server: '{server}'}}}}]\n"
+                "users: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n")
+
+    clients = RemoteClients(qps=5.0, burst=8)
+    first = await clients.for_secret(secret(value=kubeconfig("http://127.0.0.1:1")))
+    second = await clients.for_secret(secret(value=kubeconfig("http://127.0.0.1:2")))
+    assert isinstance(first, HttpKubeClient)
+    assert isinstance(second, HttpKubeClient)
+    assert first.rate_limiter is not None
+    assert second.rate_limiter is not None
+    assert first.rate_limiter is not second.rate_limiter
+    assert (first.rate_limiter.qps, first.rate_limiter.burst) == (5.0, 8)
+    assert (await RemoteClients().for_secret(secret(value=kubeconfig("http://127.0.0.1:1")))).rate_limiter is None
+    await clients.close()

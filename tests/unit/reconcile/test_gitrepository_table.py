@@ -12,6 +12,7 @@ Defaults: `interval: 10m` (a success requeues after 600 s); failures back off fr
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -58,7 +59,36 @@ class Commit:
     message: str = "three"
 
 
-Step = Commit | CommonStep
+@dataclass(frozen=True)
+class Tamper:
+    """Someone with access to the storage volume modifies the stored artifact's file (`how`)."""
+
+    how: str  # "append": size changes; "same size": one byte flipped, mtime put back; "delete"
+
+
+Step = Commit | Tamper | CommonStep
+
+
+def tamper(storage: Storage, obj: Obj | None, how: str) -> None:
+    path = storage.local_path(Artifact.from_dict((obj or {})["status"]["artifact"]).path)
+    before = path.stat()
+    if how == "delete":
+        path.unlink()
+        return
+    data = bytearray(path.read_bytes())
+    if how == "append":
+        data += b"X"
+    else:
+        data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    if how == "same size":
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def repaired(how: str) -> Expect:
+    """The artifact rebuilt from the same revision (one more fetch), byte for byte what it was."""
+    warned = () if how == "delete" else (("Warning", "ArtifactVerificationFailed"),)
+    return dataclasses.replace(stored("main@sha1:{B}"), events=(*warned, ("Normal", "NewArtifact")))
 
 
 @dataclass(frozen=True)
@@ -73,6 +103,7 @@ class Case:
     listing: tuple[str, ...] | list[str] | None = None  # the files in the stored artifact
     fetches: int | None = None  # full Git fetches over all runs
     storage_kept: bool | None = None  # whether the object's storage directory exists at the end
+    intact: bool | None = None  # whether the stored file's digest is the one in status at the end
 
 
 def other(**spec: Any) -> Obj:
@@ -98,6 +129,8 @@ CASES: list[Case] = [
     Case("an unchanged revision: no fetch, no new artifact, no status write", Expect(
         conditions=READY, events=(), status_writes=0, requeue=after(600),
         fields={"status.artifact.revision": "main@sha1:{B}"}), then=(Again(),), fetches=1),
+    *(Case(f"a stored artifact modified on disk ({how}) is rebuilt at the same revision", repaired(how),
+           then=(Tamper(how),), listing=AT_B, fetches=2, intact=True) for how in ("append", "same size", "delete")),
     Case("a new commit: a new artifact", stored("main@sha1:{C}"),
          then=(Commit({"w.txt": "3"}),), listing=[*AT_B, "w.txt"], fetches=2),
     # -- failures ---------------------------------------------------------------------------------
@@ -213,6 +246,8 @@ async def test_gitrepository_reconcile(case: Case, fake: FakeKube, git_server: t
         for step in case.then:
             if isinstance(step, Commit):
                 facts["C"] = repo.commit(step.files, step.message)
+            elif isinstance(step, Tamper):
+                tamper(rig.reconciler.store, outcome.obj, step.how)
             else:
                 await take_common(step, fake, SOURCE_API, "GitRepository", "app")
             outcome = await rig.reconcile("app")
@@ -222,6 +257,10 @@ async def test_gitrepository_reconcile(case: Case, fake: FakeKube, git_server: t
         found["listing"], expected["listing"] = listing(storage, outcome.obj), sorted(case.listing)
     if case.fetches is not None:
         found["fetches"], expected["fetches"] = rig.reconciler.fetches, case.fetches
+    if case.intact is not None:
+        artifact = Artifact.from_dict(outcome.obj["status"]["artifact"]) if outcome.obj else None
+        found["intact"] = artifact is not None and Storage(storage.root, "x").intact(artifact)  # digest, not stat
+        expected["intact"] = case.intact
     if case.storage_kept is not None:
         kept = storage.object_dir(ObjectRef("GitRepository", NAMESPACE, "app")).exists()
         found["storage_kept"], expected["storage_kept"] = kept, case.storage_kept

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, ClassVar
 
 import click
@@ -10,8 +11,11 @@ import pytest
 from click.testing import CliRunner
 
 from headwater.api.kinds import GIT_REPOSITORY, KUSTOMIZATION
-from headwater.cli.controller import controller
+from headwater.cli.controller import controller, controller_client
 from headwater.controllers import discover
+from headwater.kustomize.controller import setup as kustomize_setup
+from headwater.kustomize.reconciler import KustomizationReconciler
+from headwater.kustomize.spec import KustomizeFlags
 from headwater.runtime.cache import SharedCache
 from headwater.runtime.context import ReconcileContext
 from headwater.runtime.flags import click_options, flag, from_params
@@ -21,6 +25,7 @@ from headwater.runtime.manager import Manager
 from headwater.runtime.options import ControllerOptions
 from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import Result
+from headwater.runtime.spec import SetupContext
 from headwater.runtime.watches import artifact_changed, referenced_by
 from tests.kubeconfigs import unreachable_kubeconfig
 
@@ -214,3 +219,27 @@ def test_the_installed_deployments_args_parse_on_each_controllers_command() -> N
         assert command is not None, args[1]
         with command.make_context(args[1], list(args[2:])) as ctx:  # a UsageError on an unknown flag
             assert ctx.params["enable_leader_election"] is True
+
+
+
+@pytest.mark.parametrize(("command", "args", "qps", "burst"), [
+    ("source", [], 50.0, 300),  # Flux's defaults
+    ("kustomize", ["--kube-api-qps=7.5", "--kube-api-burst=9"], 7.5, 9),
+    ("all", ["--kube-api-qps", "20", "--kube-api-burst", "40"], 20.0, 40),
+])
+async def test_the_controllers_client_is_paced_by_kube_api_qps_and_burst(
+        tmp_path: Path, command: str, args: list[str], qps: float, burst: int) -> None:
+    sub = controller.get_command(click.Context(controller), command)
+    assert sub is not None
+    with sub.make_context(command, ["--kubeconfig", str(unreachable_kubeconfig(tmp_path)), *args]) as ctx:
+        params = dict(ctx.params)
+    options = ControllerOptions.from_params(params)
+    kube = controller_client(str(params["kubeconfig"]), None, "headwater-test", options)
+    assert kube.rate_limiter is not None
+    assert (kube.rate_limiter.qps, kube.rate_limiter.burst) == (qps, burst)
+    # The kustomize controller's clients for spec.kubeConfig clusters get the same limits.
+    manager = Manager("test", kube, options)
+    await kustomize_setup(SetupContext(manager, kube, options, KustomizeFlags()))
+    reconciler = manager.controllers[0].reconciler
+    assert isinstance(reconciler, KustomizationReconciler)
+    assert (reconciler.remote.qps, reconciler.remote.burst) == (qps, burst)

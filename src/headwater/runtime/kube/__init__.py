@@ -3,7 +3,8 @@
 `connect()` is the one-liner most callers want: a client for a kubeconfig (or the in-cluster service
 account), optionally impersonating someone. Type clients as `KubeClient` (the protocol every
 implementation follows, the in-memory fake of `headwater.testing.fakekube` included); `HttpKubeClient`
-is the implementation over HTTP that `connect()` returns.
+is the implementation over HTTP that `connect()` returns. Controllers pass `qps`/`burst` (their
+`--kube-api-qps`/`--kube-api-burst`) so the client paces itself; the CLI and tests do not.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from headwater.runtime.kube.errors import (
     UnknownKind,
 )
 from headwater.runtime.kube.protocol import KubeClient
+from headwater.runtime.kube.ratelimit import TokenBucket
 from headwater.runtime.kube.resource import Resource
 
 
@@ -34,10 +36,17 @@ def connect(
     context: str | None = None,
     impersonate: Impersonation | None = None,
     user_agent: str = "headwater",
+    *,
+    qps: float | None = None,
+    burst: int | None = None,
 ) -> HttpKubeClient:
-    """A client for the given (or default) kubeconfig; the connection opens on first use."""
+    """A client for the given (or default) kubeconfig; the connection opens on first use.
+
+    With `qps` and `burst` every request but a watch waits for a token of a client-side bucket
+    (`ratelimit.TokenBucket`); without them the client is not paced."""
     config = load(kubeconfig, context).with_impersonation(impersonate)
-    return HttpKubeClient(config, user_agent=user_agent)
+    limiter = TokenBucket(qps, burst) if qps is not None and burst is not None else None
+    return HttpKubeClient(config, user_agent=user_agent, rate_limiter=limiter)
 
 
 __all__ = [
@@ -56,6 +65,7 @@ __all__ = [
     "KubeError",
     "NotFound",
     "Resource",
+    "TokenBucket",
     "UnknownKind",
     "connect",
 ]

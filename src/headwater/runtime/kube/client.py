@@ -7,6 +7,10 @@ controllers need: CRUD, server-side apply with a field manager, status subresour
 with bookmarks, discovery of any group/version/kind, and impersonation (a view of the client that adds
 `Impersonate-*` headers and shares the connection pool).
 
+A controller's client paces itself with a token bucket (`ratelimit.py`, `--kube-api-qps`/`--kube-api-burst`)
+as client-go does: every request but a watch waits for a token. Impersonating views share the bucket of
+the client they come from, so a controller's budget is per apiserver, whoever it acts as.
+
 `HttpKubeClient` is the implementation of the `KubeClient` protocol (`protocol.py`) that talks to a real
 apiserver; code types its client as `KubeClient` so that the in-memory fake can stand in for it.
 """
@@ -25,6 +29,7 @@ import aiohttp
 from headwater.runtime.kube.config import ClusterConfig, Impersonation
 from headwater.runtime.kube.errors import ClusterUnreachable, Gone, NotFound, UnknownKind, from_status
 from headwater.runtime.kube.protocol import WATCH_TIMEOUT_SECONDS, KubeClient
+from headwater.runtime.kube.ratelimit import TokenBucket
 from headwater.runtime.kube.resource import Resource
 
 JSON = "application/json"
@@ -90,6 +95,7 @@ class HttpKubeClient:
         user_agent: str = "headwater",
         max_connections: int = 64,
         timeout: float = DEFAULT_TIMEOUT,
+        rate_limiter: TokenBucket | None = None,
         _shared: HttpKubeClient | None = None,
     ) -> None:
         self.config = config
@@ -98,6 +104,7 @@ class HttpKubeClient:
         self._max_connections = max_connections
         self._root: HttpKubeClient = _shared._root if _shared else self
         self.discovery: Discovery = _shared.discovery if _shared else Discovery()
+        self.rate_limiter: TokenBucket | None = _shared.rate_limiter if _shared else rate_limiter
         self._session: aiohttp.ClientSession | None = None
         self._ssl: ssl.SSLContext | bool = config.ssl_context() if _shared is None else _shared._ssl
 
@@ -158,6 +165,7 @@ class HttpKubeClient:
         if body is not None:
             data = body if isinstance(body, bytes | str) else json.dumps(body, separators=(",", ":"))
             content_type = content_type or JSON
+        await self._throttle(method, path)
         session = self._get_session()
         try:
             async with session.request(
@@ -180,7 +188,12 @@ class HttpKubeClient:
             raise from_status(status, decoded if isinstance(decoded, dict) else None, fallback)
         return decoded if isinstance(decoded, dict) else {"raw": payload.decode(errors="replace")}
 
+    async def _throttle(self, method: str, path: str) -> None:
+        if self.rate_limiter is not None:
+            await self.rate_limiter.acquire(f"{method} {path}")
+
     async def request_text(self, path: str) -> str:
+        await self._throttle("GET", path)
         session = self._get_session()
         try:
             async with session.get(self.config.server + path, headers=self._headers(None, "*/*"),
@@ -195,7 +208,9 @@ class HttpKubeClient:
             ) from err
 
     async def stream_text_lines(self, path: str) -> AsyncIterator[str]:
-        """The lines of a long-lived text GET (e.g. pods/log with follow) as they arrive; no total timeout."""
+        """The lines of a long-lived text GET (e.g. pods/log with follow) as they arrive; no total timeout.
+        Counted once against the rate limit, as client-go's `Request.Stream` is."""
+        await self._throttle("GET", path)
         session = self._get_session()
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout)
         try:
@@ -356,7 +371,8 @@ class HttpKubeClient:
         bookmarks: bool = True,
     ) -> AsyncIterator[dict[str, Any]]:
         """Watch events (`{"type": ADDED|MODIFIED|DELETED|BOOKMARK, "object": {...}}`) until the server
-        closes the stream. An expired resourceVersion raises `Gone`: the caller must re-list."""
+        closes the stream. An expired resourceVersion raises `Gone`: the caller must re-list.
+        Not rate limited (client-go's `Request.Watch` skips the limiter too); discovery of the kind is."""
         res = await self.resource(api_version, kind)
         params: dict[str, str | int] = {"watch": "1", "timeoutSeconds": timeout_seconds}
         if bookmarks:

@@ -3,7 +3,9 @@
 Flux reads the kubeconfig from the Secret's `value` key, or `value.yaml` (the name Cluster API gives its
 `<cluster>-kubeconfig` Secrets), or the key the reference names. Exec plugins are refused (see
 `config.py`). Clients are cached per Secret content, so a reconcile does not rebuild TLS contexts and
-connection pools every time, and a rotated kubeconfig gets a fresh client.
+connection pools every time, and a rotated kubeconfig gets a fresh client. Given `qps`/`burst` (the
+controller's `--kube-api-qps`/`--kube-api-burst`), each remote cluster's client paces itself with a
+bucket of its own: the limit protects each apiserver.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from headwater.api import safeyaml
 from headwater.runtime.kube.client import HttpKubeClient, KubeClient
 from headwater.runtime.kube.config import config_from_dict
 from headwater.runtime.kube.errors import ConfigError
+from headwater.runtime.kube.ratelimit import TokenBucket
 
 DEFAULT_KEYS = ("value", "value.yaml")
 
@@ -40,8 +43,9 @@ def kubeconfig_from_secret(secret: Mapping[str, object], key: str | None = None)
 class RemoteClients:
     """KubeClients for kubeconfig Secrets, cached by content digest."""
 
-    def __init__(self, user_agent: str = "headwater") -> None:
+    def __init__(self, user_agent: str = "headwater", *, qps: float | None = None, burst: int | None = None) -> None:
         self.user_agent = user_agent
+        self.qps, self.burst = qps, burst
         self._clients: dict[str, KubeClient] = {}
 
     async def for_secret(self, secret: Mapping[str, object], key: str | None = None) -> KubeClient:
@@ -57,7 +61,8 @@ class RemoteClients:
                 raise ConfigError(str(err)) from err
             if not isinstance(parsed, dict):
                 raise ConfigError("the kubeconfig in the Secret is not a YAML mapping")
-            client = HttpKubeClient(config_from_dict(parsed), user_agent=self.user_agent)
+            limiter = TokenBucket(self.qps, self.burst) if self.qps is not None and self.burst is not None else None
+            client = HttpKubeClient(config_from_dict(parsed), user_agent=self.user_agent, rate_limiter=limiter)
             self._clients[digest] = client
         return client
 
