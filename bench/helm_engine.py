@@ -22,11 +22,12 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.cluster.test_helm_engine import write_chart
+
 from headwater.devcluster.cluster import Cluster
 from headwater.devcluster.helmtools import ensure_helm_tools
 from headwater.helm.engine import HelmEngine, KubeTarget
 from headwater.runtime.kube import connect
-from tests.cluster.test_helm_engine import write_chart
 
 
 async def run(cluster: str, releases: int, concurrency: int) -> dict[str, Any]:

@@ -49,7 +49,8 @@ async def setup(ctx: SetupContext[HelmFlags]) -> None:
         {kind.kind: cache.informer_for(kind) for kind in source_kinds}, ChartCache(cache_root),
         kubeconfig=kubeconfig, field_manager=SPEC.process_name,
         no_cross_namespace_refs=options.no_cross_namespace_refs,
-        default_service_account=options.default_service_account, requeue_dependency=options.requeue_dependency)
+        default_service_account=options.default_service_account, requeue_dependency=options.requeue_dependency,
+        qps=options.kube_api_qps, burst=options.kube_api_burst)
     helm_chart = kind_named("HelmChart")
     ctx.manager.new_controller(
         "helmrelease", reconciler, options=options, field_manager=SPEC.process_name,

@@ -90,12 +90,13 @@ class HelmReleaseReconciler(Reconciler):
     def __init__(self, kube: KubeClient, engine: HelmEngine, releases: Informer, sources: dict[str, Informer],
                  cache: charts.ChartCache, *, kubeconfig: str, field_manager: str,
                  no_cross_namespace_refs: bool = False, default_service_account: str = "",
-                 requeue_dependency: float = 30.0) -> None:
+                 requeue_dependency: float = 30.0, qps: float = 0.0, burst: int = 0) -> None:
         self.kube, self.engine, self.releases, self.sources, self.cache = kube, engine, releases, sources, cache
         self.kubeconfig, self.field_manager = kubeconfig, field_manager
         self.no_cross_namespace_refs = no_cross_namespace_refs
         self.default_service_account = default_service_account
         self.requeue_dependency = requeue_dependency
+        self.qps, self.burst = qps, burst  # the engine's client-side rate limit (--kube-api-qps/-burst)
         self.remote = RemoteClients(user_agent=field_manager)
 
     async def close(self) -> None:
@@ -207,7 +208,7 @@ class HelmReleaseReconciler(Reconciler):
             except (ConfigError, UnicodeDecodeError) as err:
                 raise TerminalError("InitFailed", str(err)) from err
         account = spec.get("serviceAccountName") or self.default_service_account or None
-        return kube_target(kubeconfig, account, namespace)
+        return kube_target(kubeconfig, account, namespace, self.qps, self.burst)
 
     async def _cluster(self, obj: dict[str, Any], target: KubeTarget) -> KubeClient:
         """The Python client for the release's cluster and identity (drift detection reads with it)."""
