@@ -173,7 +173,6 @@ def test_the_built_in_controllers_are_discovered_with_flux_names_and_concurrency
     assert {name: (spec.process_name, spec.concurrent) for name, spec in specs.items()} == {
         "source": ("source-controller", 2),
         "kustomize": ("kustomize-controller", 4),
-        "helm": ("helm-controller", 4),
     }
 
 
