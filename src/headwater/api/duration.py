@@ -18,6 +18,7 @@ Typed views of Flux objects parse their duration fields with :class:`Duration` d
 from __future__ import annotations
 
 import datetime
+import decimal
 import functools
 import re
 from typing import Final
@@ -42,6 +43,8 @@ _UNITS: Final = {
     "h": HOUR,
 }
 _MAX_NS: Final = (1 << 63) - 1
+_MAX_WHOLE_DIGITS: Final = 19  # 10**19 ns is out of range whatever the unit
+_SHOWN_CHARS: Final = 64
 _COMPONENT: Final = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]+)")
 _FLUX: Final = re.compile(DURATION_PATTERN)
 _FLUX_TIMEOUT: Final = re.compile(TIMEOUT_PATTERN)
@@ -139,6 +142,26 @@ class Duration:
         return Duration(-self.nanoseconds)
 
 
+def _shown(text: str) -> str:
+    """The input as an error names it: quoted, and cut when it is long (a message ends up in a condition)."""
+    if len(text) <= _SHOWN_CHARS:
+        return repr(text)
+    return f"{text[:_SHOWN_CHARS]!r}... ({len(text)} characters)"
+
+
+def _fraction_of(fraction: str, unit: int) -> int:
+    """``floor(0.<fraction> * unit)``, exact for any number of digits (``int()`` refuses 4300 or more)."""
+    fraction = fraction.rstrip("0")
+    if len(fraction) <= _MAX_WHOLE_DIGITS:
+        scale: int = 10 ** len(fraction)
+        return int(fraction or "0") * unit // scale
+    with decimal.localcontext() as context:
+        context.prec = len(fraction) + 20  # unit has at most 13 digits: the product is exact
+        product = decimal.Decimal(f"0.{fraction}") * unit
+        floor: int = int(product.to_integral_value(rounding=decimal.ROUND_FLOOR))
+        return floor
+
+
 @functools.lru_cache(maxsize=1024)
 def _parse(text: str) -> Duration:
     rest = text
@@ -149,24 +172,27 @@ def _parse(text: str) -> Duration:
     if rest == "0":
         return Duration(0)
     if not rest:
-        raise DurationError(f"invalid duration {text!r}")
+        raise DurationError(f"invalid duration {_shown(text)}")
     total = 0
     position = 0
     while position < len(rest):
         match = _COMPONENT.match(rest, position)
         if match is None:
-            raise DurationError(f"invalid duration {text!r}")
+            raise DurationError(f"invalid duration {_shown(text)}")
         whole, fraction, unit_name = match.groups()
         if not whole and not fraction:
-            raise DurationError(f"invalid duration {text!r}")
+            raise DurationError(f"invalid duration {_shown(text)}")
         unit = _UNITS.get(unit_name)
         if unit is None:
-            raise DurationError(f"unknown unit {unit_name!r} in duration {text!r}")
+            raise DurationError(f"unknown unit {_shown(unit_name)} in duration {_shown(text)}")
+        whole = whole.lstrip("0")
+        if len(whole) > _MAX_WHOLE_DIGITS:  # Go's leadingInt overflows too; int() would refuse 4300+ digits
+            raise DurationError(f"invalid duration {_shown(text)}: out of range")
         total += int(whole or "0") * unit
         if fraction:
-            total += int(fraction) * unit // 10 ** len(fraction)
+            total += _fraction_of(fraction, unit)
         if total > _MAX_NS + (1 if negative else 0):
-            raise DurationError(f"invalid duration {text!r}: out of range")
+            raise DurationError(f"invalid duration {_shown(text)}: out of range")
         position = match.end()
     return Duration(-total if negative else total)
 
@@ -251,7 +277,7 @@ def parse_positive(text: str) -> Duration:
     """Like :func:`parse_seconds` but the duration must be above zero (:class:`NonPositiveDurationError`)."""
     value = parse_duration(text.strip())
     if value.nanoseconds <= 0:
-        raise NonPositiveDurationError(f"must be positive, got {text!r}")
+        raise NonPositiveDurationError(f"must be positive, got {_shown(text)}")
     return value
 
 

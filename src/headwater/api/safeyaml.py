@@ -95,6 +95,11 @@ def load_all(text: str, *, source: str, limits: Limits = DEFAULT_LIMITS, keep_em
             documents.append(reader.construct_document(node))
         except yaml.YAMLError as err:
             raise InvalidYAML(source, f"invalid YAML: {_first_line(str(err))}") from err
+        except (ValueError, KeyError, AttributeError, TypeError, OverflowError) as err:
+            # An explicit tag whose value does not construct (`!!int x`, `!!timestamp x`): PyYAML's
+            # constructors raise the builtin error of the conversion they attempted.
+            detail = f"a tagged value does not construct ({_first_line(str(err))})"
+            raise InvalidYAML(source, f"invalid YAML: {detail}") from err
         except RecursionError as err:  # only reachable with a custom limit above Python's own
             raise YAMLTooDeep(source, f"nested deeper than {limits.max_depth} levels") from err
     return documents if keep_empty else [d for d in documents if d is not None]

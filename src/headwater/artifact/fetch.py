@@ -22,7 +22,7 @@ the consumer trusts nothing but the digest it read from the source's status (``f
      entries by ``max_entries``, and the decompressed stream by both, so a gzip bomb or a huge PAX
      header is stopped early (:class:`ArtifactTooLarge`);
    * file modes keep their permission bits (setuid/setgid/sticky dropped, owner read/write added),
-     directories get owner rwx; modification times come from the headers, never later than now.
+     directories get owner rwx; modification times come from the headers, clamped between the epoch and now.
 
 Errors name the URL with any user-info and query string removed, never credentials.
 """
@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import gzip
 import hashlib
+import math
 import os
 import re
 import shutil
@@ -257,8 +258,14 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, n
             raise tarfile.ExtractError(member.name)
         shutil.copyfileobj(source, out, _CHUNK)
     os.chmod(target, mode)
-    mtime = min(float(member.mtime), now)
-    os.utime(target, (mtime, mtime))
+    os.utime(target, (_mtime(member, now),) * 2)
+
+
+def _mtime(member: tarfile.TarInfo, now: float) -> float:
+    """The header's modification time within [epoch, now]: a PAX ``mtime`` may be ``inf``, ``nan`` or
+    ``-1e30``, which ``os.utime`` refuses with OverflowError or ValueError."""
+    mtime = float(member.mtime)
+    return min(mtime, now) if math.isfinite(mtime) and mtime >= 0 else (now if mtime == math.inf else 0.0)
 
 
 def extract_archive(

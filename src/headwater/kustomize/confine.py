@@ -37,6 +37,8 @@ PATH_OBJECT_FIELDS = ("patches", "patchesJson6902", "replacements")
 CONFIG_FIELDS = ("generators", "transformers", "validators")
 HELM_FIELDS = ("helmCharts", "helmGlobals", "helmChartInflationGenerator")
 REMOTE_HOSTS = ("github.com/", "gitlab.com/", "bitbucket.org/", "dev.azure.com/")
+#: Deepest chain of kustomizations (each listing the next as a resource) a build may reach.
+MAX_NESTING = 100
 GO_GETTER = re.compile(r"\?(ref|version|submodules|timeout)=|^[\w.-]+\.\w+(:\d+)?/.*\.git(/|$)")
 
 
@@ -58,7 +60,7 @@ def is_remote_reference(item: str, base: Path) -> bool:
     host path such as `example.com/org/repo//dir?ref=v1` that is not a local file or directory."""
     if is_remote(item):
         return True
-    if "\0" in item or (base / item).exists():
+    if "\0" in item or _exists(base / item):
         return False
     host = item.split("/", 1)[0].strip(".")
     return "?" in item or "//" in item or ("/" in item and "." in host)
@@ -71,6 +73,7 @@ class Walk:
     root: Path
     no_remote_bases: bool
     visited: set[tuple[Path, bool]] = field(default_factory=set)
+    depth: int = 0
 
     def __post_init__(self) -> None:
         self.root = self.root.resolve()
@@ -78,12 +81,19 @@ class Walk:
     def name(self, path: Path) -> str:
         try:
             return path.resolve().relative_to(self.root).as_posix() or "."
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):  # outside the root, or a loop of symlinks
             return str(path)
 
     def inside(self, base: Path, ref: str, file: Path, where: str) -> Path:
-        """`ref` resolved against `base` (symlinks followed); refused when it leaves the root."""
-        target = (base / ref.strip()).resolve()
+        """`ref` resolved against `base` (symlinks followed); refused when it leaves the root, or when it is
+        no path at all (a NUL, a name the kernel refuses, a symlink loop)."""
+        if "\0" in ref:
+            raise ConfinementError(f"{self.name(file)}: {where} {_shown(ref)} is not a path (it contains a NUL)")
+        try:
+            target = (base / ref.strip()).resolve()
+        except (OSError, RuntimeError) as err:  # ENAMETOOLONG, ELOOP; Python 3.11 raises RuntimeError on loops
+            raise ConfinementError(f"{self.name(file)}: {where} {_shown(ref)} cannot be resolved: "
+                                   f"{getattr(err, 'strerror', None) or err}") from None
         if target != self.root and self.root not in target.parents:
             raise ConfinementError(f"{self.name(file)}: {where} '{ref}' points outside the artifact")
         return target
@@ -101,13 +111,23 @@ class Walk:
 
     def directory(self, directory: Path, *, configs: bool = False) -> None:
         """A kustomization directory (reached from `spec.path`, `resources`, or a config list)."""
-        directory = directory.resolve()
+        try:
+            directory = directory.resolve()
+        except (OSError, RuntimeError):  # a loop of symlinks is no directory to build
+            return
         if (directory, configs) in self.visited:
             return
         self.visited.add((directory, configs))
-        found = next((directory / n for n in KUSTOMIZATION_FILES if (directory / n).is_file()), None)
-        if found is not None:
+        found = next((directory / n for n in KUSTOMIZATION_FILES if _is_file(directory / n)), None)
+        if found is None:
+            return
+        if self.depth >= MAX_NESTING:  # the walk recurses per level: bound it before Python's stack does
+            raise ConfinementError(f"{self.name(found)}: kustomizations nest deeper than {MAX_NESTING} levels")
+        self.depth += 1
+        try:
             self.kustomization(found, configs=configs)
+        finally:
+            self.depth -= 1
 
     def kustomization(self, file: Path, *, configs: bool = False) -> None:
         doc = safeyaml.load(read(file, self), source=self.name(file))
@@ -122,9 +142,9 @@ class Walk:
                 if self.remote(item, file, name):
                     continue
                 target = self.inside(base, item, file, name)
-                if target.is_dir():
+                if _is_dir(target):
                     self.directory(target, configs=configs)
-                elif target.is_file():
+                elif _is_file(target):
                     self.manifest(target, configs=configs)
         for name in FILE_LIST_FIELDS:
             for item in strings(doc.get(name)):
@@ -133,14 +153,14 @@ class Walk:
                 if not self.remote(item, file, name):
                     self.file(self.inside(base, item, file, name))
         for name in PATH_OBJECT_FIELDS:
-            for item in doc.get(name) or []:
+            for item in items(doc.get(name)):
                 if isinstance(item, dict) and isinstance(item.get("path"), str):
                     self.file(self.inside(base, item["path"], file, f"{name}.path"))
         openapi = doc.get("openapi")
         if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
             self.file(self.inside(base, openapi["path"], file, "openapi.path"))
         for name in ("configMapGenerator", "secretGenerator"):
-            for generator in doc.get(name) or []:
+            for generator in items(doc.get(name)):
                 if isinstance(generator, dict):
                     self.generator_files(generator, base, file, name)
         for name in CONFIG_FIELDS:
@@ -150,9 +170,9 @@ class Walk:
                         self.config(config, base, file, name)
                 elif not self.remote(item, file, name):
                     target = self.inside(base, item, file, name)
-                    if target.is_dir():
+                    if _is_dir(target):
                         self.directory(target, configs=True)
-                    elif target.is_file():
+                    elif _is_file(target):
                         self.configs_in(target, base, name)
 
     def manifest(self, path: Path, *, configs: bool) -> None:
@@ -173,7 +193,9 @@ class Walk:
         if not isinstance(config, dict):
             return
         kind, api_version = str(config.get("kind") or ""), str(config.get("apiVersion") or "")
-        annotations = (config.get("metadata") or {}).get("annotations") or {}
+        metadata = config.get("metadata")
+        annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+        annotations = annotations if isinstance(annotations, dict) else {}
         if any(key in annotations for key in ("config.kubernetes.io/function", "config.k8s.io/function")):
             raise ConfinementError(f"{self.name(file)}: {where} {kind or 'entry'} is a KRM function, and "
                                    "functions are disabled in builds")
@@ -191,7 +213,7 @@ class Walk:
             for key in ("path", "paths"):
                 for item in strings(config.get(key)) if key == "paths" else strings([config.get(key)]):
                     self.file(self.inside(anchor, item, file, f"{where} {kind} {key}"))
-            for replacement in config.get("replacements") or []:
+            for replacement in items(config.get("replacements")):
                 if isinstance(replacement, dict) and isinstance(replacement.get("path"), str):
                     self.file(self.inside(anchor, replacement["path"], file, f"{where} {kind} replacements.path"))
 
@@ -204,12 +226,44 @@ class Walk:
 
     def file(self, path: Path) -> None:
         """A referenced YAML file (patch, CRD, configuration): parsed within bounds."""
-        if path.is_file() and path.suffix in YAML_SUFFIXES:
+        if _is_file(path) and path.suffix in YAML_SUFFIXES:
             safeyaml.load_all(read(path, self), source=self.name(path))
 
 
 def strings(value: Any) -> list[str]:
     return [item for item in value or [] if isinstance(item, str) and item] if isinstance(value, list) else []
+
+
+def items(value: Any) -> list[Any]:
+    """A list field as written, or nothing (kustomize refuses other types itself, after our check)."""
+    return value if isinstance(value, list) else []
+
+
+def _shown(ref: str) -> str:
+    return repr(ref) if len(ref) <= 100 else f"{ref[:100]!r}... ({len(ref)} characters)"
+
+
+# A repository names files the kernel may refuse (too long, a loop of symlinks): for the walk such a
+# name is simply not a file or directory; `inside` reports it when it matters.
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def read(path: Path, walk: Walk) -> str:

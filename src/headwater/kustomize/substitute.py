@@ -56,6 +56,7 @@ from headwater.api.models.kustomize import PostBuild, SubstituteReference
 
 __all__ = [
     "DISABLED_VALUE",
+    "MAX_NESTING",
     "SUBSTITUTE_KEY",
     "VAR_NAME_PATTERN",
     "EnvsubstError",
@@ -163,10 +164,17 @@ def _replace_op(c: str, i: int) -> bool:
     return (i == 1 and c == "/") or (i == 2 and c in "/#%")
 
 
+#: Deepest `${a:=${b:=...}}` nesting accepted. The parser and the evaluator recurse once per level, and a
+#: template is repository content: without a bound, a few kilobytes of `${a:=` are a RecursionError.
+MAX_NESTING = 64
+_ERR_NESTING = f"expressions nested deeper than {MAX_NESTING} levels"
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def peek(self) -> str:
         return self.text[self.pos] if self.pos < len(self.text) else ""
@@ -233,6 +241,15 @@ class _Parser:
         return nodes
 
     def parse_func(self) -> _Func:
+        if self.depth >= MAX_NESTING:
+            raise EnvsubstError(_ERR_NESTING)
+        self.depth += 1
+        try:
+            return self._parse_func()
+        finally:
+            self.depth -= 1
+
+    def _parse_func(self) -> _Func:
         if self.peek() == "#":
             return self.parse_length()
         kind, name = self.token(_is_ident)
@@ -332,9 +349,9 @@ class _Parser:
 
 
 def _go_atoi(text: str) -> int | None:
-    if not re.fullmatch(r"[+-]?[0-9]+", text, flags=re.ASCII):
+    if not re.fullmatch(r"[+-]?[0-9]+", text, flags=re.ASCII) or len(text.lstrip("+-0")) > 19:
         return None
-    value = int(text)
+    value = int(text[0] + (text[1:].lstrip("0") or "0") if text[0] in "+-" else text.lstrip("0") or "0")
     return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
@@ -396,114 +413,117 @@ def _replace_suffix(value: str, args: list[str]) -> str:
     return value[: len(value) - len(args[0])] + args[1]
 
 
-class _BadPattern(Exception):
-    pass
+# A compiled glob: `*`, `?`, a literal character, or a class (negated, ranges).
+_GlobToken = tuple[str, str] | tuple[str, bool, tuple[tuple[str, str], ...]]
+_STAR, _ANY = ("*", ""), ("?", "")
 
 
-def _scan_chunk(pattern: str) -> tuple[bool, str, str]:
-    star = False
-    while pattern.startswith("*"):
-        pattern, star = pattern[1:], True
-    in_range, i = False, 0
+def _glob_class(pattern: str, i: int) -> tuple[_GlobToken, int] | None:
+    """The class whose `[` is just before `pattern[i]`, and the index after its `]`; None when malformed."""
+    negated = pattern.startswith("^", i)
+    i += negated
+    ranges: list[tuple[str, str]] = []
+    while not (pattern.startswith("]", i) and ranges):
+        bounds = []
+        for _ in range(2):
+            if i >= len(pattern) or pattern[i] in "-]":
+                return None
+            if pattern[i] == "\\":
+                i += 1
+            if i + 1 >= len(pattern):  # the class must still be closed
+                return None
+            bounds.append(pattern[i])
+            i += 1
+            if pattern[i] != "-" or len(bounds) == 2:
+                break
+            i += 1
+        ranges.append((bounds[0], bounds[-1]))
+    return ("[", negated, tuple(ranges)), i + 1
+
+
+def _glob_tokens(pattern: str) -> list[_GlobToken] | None:
+    """drone/envsubst's variant of Go's `path.Match` pattern, compiled; None when malformed. (A malformed
+    pattern can never match in Go's matcher either: it fails on the bad part before the pattern ends.)"""
+    tokens: list[_GlobToken] = []
+    i = 0
     while i < len(pattern):
         c = pattern[i]
-        if c == "\\":
-            if i + 1 < len(pattern):
-                i += 1
+        if c == "*":
+            if not tokens or tokens[-1] != _STAR:
+                tokens.append(_STAR)
+            i += 1
+        elif c == "?":
+            tokens.append(_ANY)
+            i += 1
         elif c == "[":
-            in_range = True
-        elif c == "]":
-            in_range = False
-        elif c == "*" and not in_range:
-            break
-        i += 1
-    return star, pattern[:i], pattern[i:]
-
-
-def _class_char(chunk: str) -> tuple[str, str]:
-    if not chunk or chunk[0] in "-]":
-        raise _BadPattern
-    if chunk[0] == "\\":
-        chunk = chunk[1:]
-        if not chunk:
-            raise _BadPattern
-    if len(chunk) < 2:
-        raise _BadPattern
-    return chunk[0], chunk[1:]
-
-
-def _match_chunk(chunk: str, s: str) -> str | None:
-    """The rest of `s` after `chunk` matched its start, or None. Raises _BadPattern like Go's matcher."""
-    while chunk:
-        if not s:
-            return None
-        c = chunk[0]
-        if c == "[":
-            r, s, chunk = s[0], s[1:], chunk[1:]
-            negated = chunk.startswith("^")
-            if negated:
-                chunk = chunk[1:]
-            matched, ranges = False, 0
-            while not (chunk.startswith("]") and ranges > 0):
-                lo, chunk = _class_char(chunk)
-                hi = lo
-                if chunk[0] == "-":
-                    hi, chunk = _class_char(chunk[1:])
-                matched = matched or lo <= r <= hi
-                ranges += 1
-            chunk = chunk[1:]
-            if matched == negated:
+            found = _glob_class(pattern, i + 1)
+            if found is None:
                 return None
-            continue
-        if c == "?":
-            s, chunk = s[1:], chunk[1:]
-            continue
-        if c == "\\":
-            chunk = chunk[1:]
-            if not chunk:
-                raise _BadPattern
-        if chunk[0] != s[0]:
-            return None
-        s, chunk = s[1:], chunk[1:]
-    return s
-
-
-def _glob_match(pattern: str, name: str) -> bool:
-    """drone/envsubst's variant of Go's path.Match: `*` and `?` also match `/`."""
-    while pattern:
-        star, chunk, pattern = _scan_chunk(pattern)
-        if star and not chunk:
-            return True
-        rest = _match_chunk(chunk, name)
-        if rest is not None and (not rest or pattern):
-            name = rest
-            continue
-        if not star:
-            return False
-        for i in range(len(name)):
-            rest = _match_chunk(chunk, name[i + 1:])
-            if rest is not None:
-                if not pattern and rest:
-                    continue
-                name = rest
-                break
+            token, i = found
+            tokens.append(token)
+        elif c == "\\":
+            if i + 1 >= len(pattern):
+                return None
+            tokens.append(("=", pattern[i + 1]))
+            i += 2
         else:
-            return False
-    return not name
+            tokens.append(("=", c))
+            i += 1
+    return tokens
+
+
+def _step(token: _GlobToken, c: str) -> bool:
+    if len(token) == 3:  # a class
+        _, negated, ranges = token
+        return any(lo <= c <= hi for lo, hi in ranges) != negated
+    if token[0] == "=":
+        return token[1] == c
+    return True  # `?`; `*` matches anything, including `/`, in this variant
+
+
+def _prefix_ends(tokens: list[_GlobToken], value: str, *, longest: bool) -> int:
+    """The shortest (or longest) non-empty prefix of `value` the glob matches, as its length; 0 for none.
+
+    The glob runs as an automaton over the set of live token positions, so one pass over `value` costs
+    `len(value) * len(tokens)`: trying every prefix with a backtracking matcher (what the Go code does)
+    is quadratic in the value, and a value is a tenant's ConfigMap entry of up to a MiB.
+    """
+    final = len(tokens)
+
+    def close(states: set[int]) -> set[int]:
+        out = set(states)
+        for i in states:
+            while i < final and tokens[i] == _STAR:
+                i += 1
+                out.add(i)
+        return out
+
+    states, found = close({0}), 0
+    for index, c in enumerate(value):
+        after = set()
+        for i in states:
+            if i == final:
+                continue
+            token = tokens[i]
+            if token == _STAR:
+                after.add(i)
+            elif _step(token, c):
+                after.add(i + 1)
+        if not after:
+            break
+        states = close(after)
+        if final in states:
+            found = index + 1
+            if not longest:
+                break
+    return found
 
 
 def _trim_prefix(value: str, pattern: str, *, longest: bool) -> str:
-    shortest = ""
-    for end in range(len(value), 0, -1):
-        try:
-            matched = _glob_match(pattern, value[:end])
-        except _BadPattern:
-            return value
-        if matched:
-            if longest:
-                return value[end:]
-            shortest = value[:end]
-    return value[len(shortest):]
+    tokens = _glob_tokens(pattern)
+    if tokens is None:
+        return value
+    return value[_prefix_ends(tokens, value, longest=longest):]
 
 
 def _trim(value: str, args: list[str], *, longest: bool, suffix: bool) -> str:
@@ -544,22 +564,39 @@ def _apply(op: str, value: str, args: list[str]) -> str:
     return _default(value, args)
 
 
-def _evaluate(nodes: Iterable[_Node], variables: Mapping[str, str], strict: bool, out: list[str]) -> None:
+#: Longest substituted text, in characters. An object above a few MiB cannot be stored by the apiserver
+#: anyway, and `${BIG}` repeated in a template multiplies a 1 MiB ConfigMap value into gigabytes.
+MAX_OUTPUT = 16 * 1024 * 1024
+
+
+class _Budget:
+    def __init__(self) -> None:
+        self.left = MAX_OUTPUT
+
+    def spend(self, text: str) -> str:
+        self.left -= len(text)
+        if self.left < 0:
+            raise EnvsubstError(f"the substituted text is longer than {MAX_OUTPUT} characters")
+        return text
+
+
+def _evaluate(nodes: Iterable[_Node], variables: Mapping[str, str], strict: bool, out: list[str],
+              budget: _Budget) -> None:
     for node in nodes:
         if isinstance(node, str):
-            out.append(node)
+            out.append(budget.spend(node))
             continue
         args: list[str] = []
         for arg in node.args:
             part: list[str] = []
-            _evaluate((arg,), variables, strict, part)
+            _evaluate((arg,), variables, strict, part, budget)
             args.append("".join(part))
         value = variables.get(node.param)
         if value is None:
             if strict and node.op not in _DEFAULT_OPS:
                 raise EnvsubstError(f'variable not set (strict mode): "{node.param}"', node.param)
             value = ""
-        out.append(_apply(node.op, value, args))
+        out.append(budget.spend(_apply(node.op, value, args)))
 
 
 def envsubst(text: str, variables: Mapping[str, str], strict: bool = False) -> str:
@@ -567,7 +604,7 @@ def envsubst(text: str, variables: Mapping[str, str], strict: bool = False) -> s
     if "$" not in text:
         return text
     out: list[str] = []
-    _evaluate(_Parser(text).parse(), variables, strict, out)
+    _evaluate(_Parser(text).parse(), variables, strict, out, _Budget())
     return "".join(out)
 
 
@@ -666,7 +703,9 @@ def _go_parse_int(text: str) -> int | None:
             base, digits = 8, body[1:]
     if not digits or any(c not in _DIGITS[base] for c in digits):
         return None
-    value = int(digits, base) * (-1 if sign == "-" else 1)
+    if len(digits.lstrip("0")) > 64:  # beyond 64 bits in any base; int() refuses 4300+ decimal digits
+        return None
+    value = int(digits.lstrip("0") or "0", base) * (-1 if sign == "-" else 1)
     if _INT64_MIN <= value <= _INT64_MAX or (not sign and value <= _UINT64_MAX):
         return value
     return None
@@ -770,12 +809,33 @@ def _go_key(key: Any) -> str:
     raise ValueError(f"unsupported map key of type: {type(key).__name__}, key: {key!r}")
 
 
-def _as_json(value: Any) -> Any:
+#: Deepest nesting of a substituted object, and most nodes it may expand to through aliases. libyaml's
+#: composer recurses in C (a deep enough flow sequence is a segfault, not an exception) and aliases are
+#: copied by the JSON conversion; safeyaml bounds both while loading, the conversion checks them again.
+MAX_DEPTH = 200
+MAX_NODES = 1_000_000
+
+
+class _Nodes:
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+
+    def count(self) -> None:
+        self.left -= 1
+        if self.left < 0:  # yaml.v2's own words for it
+            raise ValueError("document contains excessive aliasing")
+
+
+def _as_json(value: Any, nodes: _Nodes | None = None, depth: int = 0) -> Any:
     """What survives Flux's YAMLToJSON + UnmarshalJSON: string keys, integral floats as integers."""
+    nodes = nodes or _Nodes()
+    nodes.count()
+    if depth > MAX_DEPTH:  # only an alias inside its own anchor gets here: the events were checked
+        raise ValueError(f"the document is nested deeper than {MAX_DEPTH} levels (an anchor contains itself?)")
     if isinstance(value, dict):
-        return {_go_key(k): _as_json(v) for k, v in value.items()}
+        return {_go_key(k): _as_json(v, nodes, depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_as_json(v) for v in value]
+        return [_as_json(v, nodes, depth + 1) for v in value]
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             raise ValueError(f"json: unsupported value: {value!r}")

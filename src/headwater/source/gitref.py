@@ -63,6 +63,7 @@ __all__ = [
     "GitRef",
     "GitRefError",
     "InvalidRefError",
+    "InvalidRemoteRefError",
     "InvalidSemverRangeError",
     "NoSemverMatchError",
     "RefNotFoundError",
@@ -98,6 +99,16 @@ class RefNotFoundError(GitRefError):
 
 class InvalidRefError(GitRefError):
     """The reference in the spec can never resolve (malformed name or commit)."""
+
+
+class InvalidRemoteRefError(GitRefError):
+    """The remote advertised the reference with something that is not a full SHA-1 or SHA-256 object id."""
+
+    def __init__(self, ref: str, sha: str) -> None:
+        shown = sha if len(sha) <= 80 else f"{sha[:80]}... ({len(sha)} characters)"
+        super().__init__(f"remote advertised ref {ref!r} with an invalid object id {shown!r}")
+        self.ref = ref
+        self.sha = sha
 
 
 class EmptyRepositoryError(GitRefError):
@@ -188,15 +199,27 @@ def normalize_refs(advertised: AdvertisedRefs) -> dict[str, str]:
     """``ls-remote`` output (bytes or text, as dulwich or a parser gives it) as ``{ref: sha}``.
 
     Entries without a hash (symbolic-ref placeholders) are dropped; hashes are lowercased.
+    Names that are not UTF-8 keep their bytes as surrogates (no spec field can name them); a hash is not
+    checked here, only when a reference is used (:class:`InvalidRemoteRefError`), so one broken entry does
+    not make every other reference of the remote unusable.
     """
     refs: dict[str, str] = {}
     for name, sha in advertised.items():
         if sha is None:
             continue
-        key = name.decode() if isinstance(name, bytes) else name
-        value = sha.decode("ascii") if isinstance(sha, bytes) else sha
+        key = name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else name
+        value = sha.decode("utf-8", "surrogateescape") if isinstance(sha, bytes) else sha
         refs[key] = value.lower()
     return refs
+
+
+def _object_id(ref: str, sha: str) -> str:
+    """``sha`` as advertised for ``ref``, when it is a full object id; :class:`InvalidRemoteRefError` otherwise."""
+    try:
+        hash_algorithm(sha)
+    except ValueError:
+        raise InvalidRemoteRefError(ref, sha) from None
+    return sha
 
 
 def _peel(refs: Mapping[str, str], ref: str) -> tuple[str, str | None] | None:
@@ -208,13 +231,13 @@ def _peel(refs: Mapping[str, str], ref: str) -> tuple[str, str | None] | None:
     """
     if not ref.startswith(_TAGS) or ref.endswith(PEELED_SUFFIX):
         sha = refs.get(ref)
-        return None if sha is None else (sha, None)
+        return None if sha is None else (_object_id(ref, sha), None)
     peeled = refs.get(ref + PEELED_SUFFIX)
     direct = refs.get(ref)
     if peeled is not None:
-        return peeled, direct
+        return _object_id(ref + PEELED_SUFFIX, peeled), None if direct is None else _object_id(ref, direct)
     if direct is not None:
-        return direct, None
+        return _object_id(ref, direct), None
     return None
 
 
@@ -332,6 +355,7 @@ def _plan_branch(refs: Mapping[str, str], branch: str) -> FetchPlan:
     commit = refs.get(reference)
     if commit is None:
         raise RefNotFoundError(reference)
+    commit = _object_id(reference, commit)
     return FetchPlan(
         kind=CheckoutKind.BRANCH,
         fetch_ref=reference,

@@ -70,6 +70,7 @@ __all__ = [
 MAX_CONSTRAINT_LENGTH = 512
 
 _UINT64_MAX = 2**64 - 1
+_UINT64_DIGITS = len(str(_UINT64_MAX))
 _DIGITS = frozenset("0123456789")
 _IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789")
 
@@ -106,14 +107,28 @@ def _only(text: str, allowed: frozenset[str]) -> bool:
 
 
 def _is_uint(text: str) -> bool:
-    """True for what Go's ``strconv.ParseUint(text, 10, 64)`` accepts."""
-    return bool(text) and _only(text, _DIGITS) and int(text) <= _UINT64_MAX
+    """True for what Go's ``strconv.ParseUint(text, 10, 64)`` accepts.
+
+    The length is checked before ``int()``: a uint64 has at most 20 digits, and ``int()`` of 4300 digits or
+    more raises a plain ``ValueError`` (and is quadratic below that).
+    """
+    return (bool(text) and _only(text, _DIGITS) and len(text.lstrip("0")) <= _UINT64_DIGITS
+            and _uint(text) <= _UINT64_MAX)
+
+
+def _uint(digits: str) -> int:
+    return int(digits.lstrip("0") or "0")
+
+
+def _shown(text: str) -> str:
+    """Quoted, and cut when long: errors name their input, but a megabyte tag must not become the message."""
+    return repr(text) if len(text) <= 64 else f"{text[:64]!r}... ({len(text)} characters)"
 
 
 def _segment(text: str, raw: str) -> int:
     if not _is_uint(text):
-        raise InvalidVersionError(raw, f"error parsing version segment: invalid syntax or out of range: {text!r}")
-    return int(text)
+        raise InvalidVersionError(raw, f"error parsing version segment: invalid syntax or out of range: {_shown(text)}")
+    return _uint(text)
 
 
 def _check_prerelease(pre: str, raw: str) -> None:
@@ -143,7 +158,7 @@ def _compare_identifier(mine: str, theirs: str) -> int:
         return 1
     mine_num, theirs_num = _is_uint(mine), _is_uint(theirs)
     if mine_num and theirs_num:
-        return 1 if int(mine) > int(theirs) else -1
+        return 1 if _uint(mine) > _uint(theirs) else -1
     if mine_num:
         return -1
     if theirs_num:
@@ -237,7 +252,7 @@ def parse_version(text: str) -> Version:
     """Parse like Masterminds ``NewVersion`` (coercing): ``v`` prefix, ``1``, ``1.2``, leading zeros."""
     match = _LOOSE_VERSION.fullmatch(text)
     if match is None:
-        raise InvalidVersionError(text, f"invalid semantic version: {text!r}")
+        raise InvalidVersionError(text, f"invalid semantic version: {_shown(text)}")
     pre = match["pre"] or ""
     if pre:
         _check_prerelease(pre, text)
@@ -257,7 +272,7 @@ def parse_strict_version(text: str) -> Version:
         raise InvalidVersionError(text, "version string empty")
     parts = text.split(".", 2)
     if len(parts) != 3:
-        raise InvalidVersionError(text, f"invalid semantic version: {text!r}")
+        raise InvalidVersionError(text, f"invalid semantic version: {_shown(text)}")
     last, meta, pre = parts[2], "", ""
     if "+" in last:
         last, meta = last.split("+", 1)

@@ -61,7 +61,8 @@ def is_encrypted_secret(obj: Mapping[str, Any]) -> bool:
 
 def decryption_required_message(obj: Mapping[str, Any]) -> str:
     """The apply error for an encrypted Secret when `spec.decryption` is not set."""
-    metadata = obj.get("metadata") or {}
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
     namespace, name = metadata.get("namespace") or "", metadata.get("name") or ""
     ident = f"{obj.get('kind', '')}/{namespace}/{name}" if namespace else f"{obj.get('kind', '')}/{name}"
     return f"{ident} is SOPS encrypted, configuring decryption is required for this secret to be reconciled"

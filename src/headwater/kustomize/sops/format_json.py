@@ -112,6 +112,8 @@ def load_json(data: bytes) -> tuple[list[Branch], object]:
                               parse_constant=_reject_constant)
     except ValueError as error:
         raise FormatError(f"invalid JSON: {_describe(error)}") from None
+    except RecursionError:  # the decoder recurses once per level of nesting
+        raise FormatError("invalid JSON: the document is nested too deeply") from None
     if not isinstance(document, Branch):
         raise FormatError("SOPS JSON documents must be objects at the top level")
     metadata: object = None

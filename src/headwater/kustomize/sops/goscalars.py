@@ -194,9 +194,9 @@ _DIGITS_OF_BASE = {2: "01", 8: "01234567", 10: "0123456789", 16: "0123456789abcd
 
 def go_atoi(text: str) -> int | None:
     """`strconv.Atoi` on a 64-bit platform."""
-    if not _DECIMAL_INT.match(text):
+    if not _DECIMAL_INT.match(text) or len(text.lstrip("+-0")) > 19:  # int() refuses 4300+ digits
         return None
-    value = int(text)
+    value = int(text[0] + (text[1:].lstrip("0") or "0") if text[0] in "+-" else text.lstrip("0") or "0")
     return value if INT64_MIN <= value <= INT64_MAX else None
 
 
@@ -243,7 +243,9 @@ def go_parse_int_base0(text: str) -> int | None:
         base, digits = 8, body[1:]
     if not digits or any(ch not in _DIGITS_OF_BASE[base] for ch in digits):
         return None
-    value = int(digits, base)
+    if len(digits.lstrip("0")) > 64:  # beyond 64 bits in any base; int() refuses 4300+ decimal digits
+        return None
+    value = int(digits.lstrip("0") or "0", base)
     if negative:
         value = -value
         return value if value >= INT64_MIN else None

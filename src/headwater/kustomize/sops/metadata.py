@@ -9,12 +9,12 @@ comment regexes) decide, per key path, whether a value must be decrypted, exactl
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from headwater.kustomize.sops.errors import MetadataError, UnsupportedError
 from headwater.kustomize.sops.goscalars import GoTime, parse_rfc3339
+from headwater.kustomize.sops.linear_regex import LinearRegex, UnsupportedRegex, compile_linear
 
 DEFAULT_UNENCRYPTED_SUFFIX = "_unencrypted"
 
@@ -60,7 +60,7 @@ class Metadata:
     encrypted_regex: str = ""
     unencrypted_comment_regex: str = ""
     encrypted_comment_regex: str = ""
-    _compiled: dict[str, re.Pattern[str]] = field(default_factory=dict, compare=False, repr=False)
+    _compiled: dict[str, LinearRegex] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def uses_comment_rules(self) -> bool:
@@ -74,7 +74,7 @@ class Metadata:
         pattern = self._compiled.get(rule)
         if pattern is None:
             return False
-        return pattern.search(subject) is not None
+        return pattern.search(subject)
 
     def should_be_encrypted(self, path: Sequence[str], comments: Sequence[Sequence[str]], is_comment: bool) -> bool:
         """SOPS' `shouldBeEncrypted`: the rules apply to every key on the path; later rules override."""
@@ -200,14 +200,14 @@ def parse_metadata(raw: object, source: str) -> Metadata:
                             "encrypted_suffix, unencrypted_suffix, encrypted_regex or unencrypted_regex")
     if not any(rules.values()):
         rules["unencrypted_suffix"] = DEFAULT_UNENCRYPTED_SUFFIX
-    compiled: dict[str, re.Pattern[str]] = {}
+    compiled: dict[str, LinearRegex] = {}
     for name in _RULES[2:]:
         if rules[name]:
             try:
-                compiled[name] = re.compile(rules[name])
-            except re.error:
-                raise UnsupportedError(f"{source}: the sops {name} {rules[name]!r} is not a regular expression "
-                                       "this decryptor can evaluate") from None
+                compiled[name] = compile_linear(rules[name])  # the file's own pattern: linear time, as RE2
+            except UnsupportedRegex as err:
+                raise UnsupportedError(f"{source}: the sops {name} {rules[name][:200]!r} is not a regular "
+                                       f"expression this decryptor can evaluate ({err})") from None
     return Metadata(
         key_groups=_key_groups(raw, source),
         lastmodified=lastmodified.rfc3339(),

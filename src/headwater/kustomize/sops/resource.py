@@ -64,15 +64,19 @@ def _from_tree(value: Value) -> Any:
     return value
 
 
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def describe(obj: Mapping[str, Any]) -> str:
     """`Kind/namespace/name` (or `Kind/name`), as Flux names objects in messages."""
-    metadata = obj.get("metadata") or {}
+    metadata = _mapping(obj.get("metadata"))
     namespace, name = metadata.get("namespace") or "", metadata.get("name") or ""
     return f"{obj.get('kind', '')}/{namespace}/{name}" if namespace else f"{obj.get('kind', '')}/{name}"
 
 
 def is_decryption_disabled(obj: Mapping[str, Any]) -> bool:
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    annotations = _mapping(_mapping(obj.get("metadata")).get("annotations"))
     return str(annotations.get(DECRYPT_ANNOTATION, "")).lower() == "disabled"
 
 
