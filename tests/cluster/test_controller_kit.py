@@ -36,11 +36,11 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 PLUGIN = Path(__file__).resolve().parents[1] / "plugins" / "headwater_greeter.py"
 SRC_API = "source.toolkit.fluxcd.io/v1"
 WATCH_LINE = re.compile(r'^apiserver_longrunning_requests\{(?P<labels>[^}]*)\} (?P<value>\S+)$')
-#: What `controller all` with the greeter reads: the kinds of both built-in specs and the plug-in's.
+#: What `controller all` with the greeter reads: the kinds of the built-in specs and the plug-in's.
 EXPECTED_WATCHES = {
     (kind.group, kind.plural)
     for kind in (*(kind_named(k) for k in ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact",
-                                            "Kustomization")), GREETING)
+                                            "Kustomization", "HelmRelease", "HelmChart")), GREETING)
 }
 
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_REGISTRY = "ghcr.io/headwater"  # headwater.install.options.DEFAULT_REGISTRY (not imported: --help stays light)
-DEFAULT_COMPONENTS = "source-controller,kustomize-controller"
+DEFAULT_COMPONENTS = "source-controller,kustomize-controller,helm-controller"
 
 
 def install_flags(func: F) -> F:

@@ -8,6 +8,7 @@ HelmRelease at once; a HelmRelease turning Ready wakes those that depend on it.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,11 +27,16 @@ from headwater.runtime.kube.client import HttpKubeClient
 from headwater.runtime.spec import SetupContext
 from headwater.runtime.watches import artifact_changed, referenced_by, watches
 
+ENGINE_NAME = "hw-helm-engine"
+
 
 def engine_binary() -> Path:
-    """`$HEADWATER_HELM_ENGINE`, else the engine `headwater dev build` caches."""
+    """`$HEADWATER_HELM_ENGINE`, else `hw-helm-engine` on PATH (the image), else `headwater dev build`'s."""
     configured = os.environ.get("HEADWATER_HELM_ENGINE")
-    return Path(configured) if configured else tools().engine
+    if configured:
+        return Path(configured)
+    on_path = shutil.which(ENGINE_NAME)
+    return Path(on_path) if on_path else tools().engine
 
 
 def chart_template_owner(event: WatchEvent, _: Informer) -> Iterable[ObjectKey]:

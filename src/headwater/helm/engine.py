@@ -115,7 +115,8 @@ class HelmEngine:
             if self._process is not None and self._process.returncode is None:
                 return self._process
             if not self.binary.is_file():
-                raise EngineError("EngineMissing", f"the Helm engine {self.binary} is not built")
+                raise EngineError("EngineMissing", f"the Helm engine {self.binary} is not built (put hw-helm-engine "
+                                                   "on PATH, set HEADWATER_HELM_ENGINE, or run `headwater dev build`)")
             self._process = await asyncio.create_subprocess_exec(
                 str(self.binary), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE, limit=MAX_RESPONSE_BYTES, env={"HOME": "/nonexistent"})

@@ -65,13 +65,17 @@ COMPONENTS: dict[str, Component] = {
         name="kustomize-controller", controller="kustomize",
         ports=(METRICS, HEALTHZ), readiness_path="/readyz", readiness_port="healthz", reconciler=True,
     ),
+    "helm-controller": Component(
+        name="helm-controller", controller="helm",
+        ports=(METRICS, HEALTHZ), readiness_path="/readyz", readiness_port="healthz", reconciler=True,
+    ),
 }
 
 #: Flux components that headwater does not run yet: known so the error says so.
-NOT_YET = ("helm-controller", "notification-controller", "image-reflector-controller",
+NOT_YET = ("notification-controller", "image-reflector-controller",
            "image-automation-controller", "source-watcher")
 
-DEFAULT_COMPONENTS = ("source-controller", "kustomize-controller")
+DEFAULT_COMPONENTS = ("source-controller", "kustomize-controller", "helm-controller")
 
 #: Every Flux API group: the RBAC aggregation roles and the crd-controller role cover all of them.
 TOOLKIT_GROUPS = ("source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io", "helm.toolkit.fluxcd.io",

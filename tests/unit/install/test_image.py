@@ -46,6 +46,18 @@ def test_dockerfile_runs_headwater_as_nobody_on_python_311() -> None:
     assert ignore[ignore.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!src/"]
 
 
+def test_dockerfile_ships_the_helm_engine_built_from_its_pinned_source() -> None:
+    go_mod = (ROOT / "src" / "headwater" / "helm" / "engine-go" / "go.mod").read_text()
+    wanted = re.search(r"^go (\d+)\.(\d+)", go_mod, re.M)
+    image = re.search(r"^ARG GO_IMAGE=golang:(\d+)\.(\d+)-", DOCKERFILE, re.M)
+    assert wanted
+    assert image
+    assert tuple(map(int, image.groups())) >= tuple(map(int, wanted.groups()))
+    assert "COPY src/headwater/helm/engine-go/ ./" in DOCKERFILE
+    assert re.search(r"^RUN CGO_ENABLED=0 go build .* -o /out/hw-helm-engine \.$", DOCKERFILE, re.M)
+    assert "COPY --from=engine /out/hw-helm-engine /usr/local/bin/hw-helm-engine" in DOCKERFILE
+
+
 def _engine() -> str | None:
     for engine in ("docker", "podman"):
         if shutil.which(engine) is None:
@@ -72,5 +84,10 @@ def test_image_builds_and_runs_the_cli() -> None:
         user = subprocess.run([ENGINE, "image", "inspect", "-f", "{{.Config.User}}", tag], capture_output=True,
                               text=True, check=True, timeout=60)
         assert user.stdout.strip() == "65534:65534"
+        engine = subprocess.run([ENGINE, "run", "--rm", "--entrypoint", "sh", tag, "-c",
+                                 "command -v hw-helm-engine && hw-helm-engine </dev/null"],
+                                capture_output=True, text=True, timeout=120)
+        assert engine.stdout.splitlines()[0] == "/usr/local/bin/hw-helm-engine", engine
+        assert engine.returncode == 0, engine
     finally:
         subprocess.run([ENGINE, "image", "rm", "-f", tag], capture_output=True, timeout=60)

@@ -36,12 +36,15 @@ def test_default_installation_objects_and_order() -> None:
                      ("Deployment", "source-controller"), ("Deployment", "kustomize-controller"),
                      ("NetworkPolicy", "allow-egress"), ("NetworkPolicy", "allow-scraping"),
                      ("NetworkPolicy", "allow-webhooks"), ("ServiceAccount", "source-controller"),
-                     ("ServiceAccount", "kustomize-controller"),
+                     ("ServiceAccount", "kustomize-controller"), ("Deployment", "helm-controller"),
+                     ("ServiceAccount", "helm-controller"),
+                     ("CustomResourceDefinition", "helmreleases.helm.toolkit.fluxcd.io"),
                      ("CustomResourceDefinition", "gitrepositories.source.toolkit.fluxcd.io"),
                      ("CustomResourceDefinition", "kustomizations.kustomize.toolkit.fluxcd.io")]:
         assert expected in names
     groups = {o["spec"]["group"] for o in objects if o["kind"] == "CustomResourceDefinition"}
-    assert groups == {"source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io"}  # only the selected owners
+    assert groups == {"source.toolkit.fluxcd.io", "kustomize.toolkit.fluxcd.io",
+                      "helm.toolkit.fluxcd.io"}  # only the selected owners
 
 
 def test_every_object_carries_flux_labels() -> None:
@@ -93,9 +96,10 @@ def test_kustomize_controller_and_rbac() -> None:
     assert {m["mountPath"] for m in container["volumeMounts"]} == {"/tmp"}
     reconciler = by(objects, "ClusterRoleBinding", "cluster-reconciler-flux-system")
     assert reconciler["roleRef"]["name"] == "cluster-admin"
-    assert [s["name"] for s in reconciler["subjects"]] == ["kustomize-controller"]
+    assert [s["name"] for s in reconciler["subjects"]] == ["kustomize-controller", "helm-controller"]
     crd_binding = by(objects, "ClusterRoleBinding", "crd-controller-flux-system")
-    assert [s["name"] for s in crd_binding["subjects"]] == ["source-controller", "kustomize-controller"]
+    assert [s["name"] for s in crd_binding["subjects"]] == ["source-controller", "kustomize-controller",
+                                                     "helm-controller"]
     edit = by(objects, "ClusterRole", "flux-edit-flux-system")["metadata"]["labels"]
     view = by(objects, "ClusterRole", "flux-view-flux-system")["metadata"]["labels"]
     assert edit["rbac.authorization.k8s.io/aggregate-to-edit"] == "true"
@@ -128,7 +132,7 @@ def test_options_change_the_workloads() -> None:
 
 
 @pytest.mark.parametrize(("opts", "message"), [
-    (InstallOptions(components=("helm-controller",)), "not implemented by headwater yet"),
+    (InstallOptions(components=("notification-controller",)), "not implemented by headwater yet"),
     (InstallOptions(components=("bogus",)), "unknown component 'bogus'"),
     (InstallOptions(components=()), "no components selected"),
     (InstallOptions(version="v1:2"), "invalid --version"),
@@ -144,7 +148,8 @@ def test_invalid_options_name_the_flag(opts: InstallOptions, message: str) -> No
 def test_render_is_deterministic_multi_document_yaml() -> None:
     text = render(InstallOptions())
     assert text == render(InstallOptions())
-    assert text.startswith("---\n# headwater version: v0.1.0\n# Components: source-controller,kustomize-controller\n")
+    assert text.startswith("---\n# headwater version: v0.1.0\n# Components: source-controller,kustomize-controller,"
+                           "helm-controller\n")
     docs = [d for d in yaml.safe_load_all(text) if d]
     assert [(d["kind"], d["metadata"]["name"]) for d in docs] == \
         [(o["kind"], o["metadata"]["name"]) for o in generate(InstallOptions())]

@@ -173,6 +173,7 @@ def test_the_built_in_controllers_are_discovered_with_flux_names_and_concurrency
     assert {name: (spec.process_name, spec.concurrent) for name, spec in specs.items()} == {
         "source": ("source-controller", 2),
         "kustomize": ("kustomize-controller", 4),
+        "helm": ("helm-controller", 4),
     }
 
 
@@ -196,7 +197,7 @@ def test_a_controllers_flags_appear_only_on_its_own_command(command: str, presen
     assert not set(absent) & names
 
 
-@pytest.mark.parametrize(("command", "default"), [("source", 2), ("kustomize", 4)])
+@pytest.mark.parametrize(("command", "default"), [("source", 2), ("kustomize", 4), ("helm", 4)])
 def test_each_controller_has_fluxs_concurrency_default(command: str, default: int) -> None:
     sub = controller.get_command(click.Context(controller), command)
     assert sub is not None
@@ -210,7 +211,8 @@ def test_the_installed_deployments_args_parse_on_each_controllers_command() -> N
     from headwater.install.options import InstallOptions
 
     deployments = [o for o in generate(InstallOptions()) if o["kind"] == "Deployment"]
-    assert [d["metadata"]["name"] for d in deployments] == ["source-controller", "kustomize-controller"]
+    assert [d["metadata"]["name"] for d in deployments] == ["source-controller", "kustomize-controller",
+                                                             "helm-controller"]
     for deployment in deployments:
         args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
         assert args[0] == "controller"
