@@ -12,14 +12,14 @@ from headwater.pflag import bool_flag
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "bootstrap": ("headwater.cli.bootstrap:bootstrap", "Deploy headwater on a cluster the GitOps way."),
-    "build": ("headwater.cli.build:build", "Build a Kustomization locally, as the controller would."),
+    "build": ("headwater.cli.helm_local:build", "Build a Kustomization or HelmRelease locally."),
     "check": ("headwater.cli.check:check", "Check the prerequisites and the installed controllers."),
     "completion": ("headwater.cli.completion:completion", "Print a shell completion script."),
     "controller": ("headwater.cli.controller:controller", "Run a controller process (source, …, or all)."),
     "create": ("headwater.cli.create:create", "Create or update sources, Kustomizations and secrets."),
     "delete": ("headwater.cli.delete:delete", "Delete sources and Kustomizations."),
     "dev": ("headwater.cli.dev:dev", "Run a local Kubernetes control plane and the demo."),
-    "diff": ("headwater.cli.diff:diff", "Diff a Kustomization built locally against the cluster."),
+    "diff": ("headwater.cli.helm_local:diff", "Diff a Kustomization or HelmRelease built locally."),
     "events": ("headwater.cli.events:events", "Show the events of Flux resources."),
     "export": ("headwater.cli.export:export", "Export Flux resources as YAML."),
     "get": ("headwater.cli.get:get", "Get the status of Flux resources."),
