@@ -282,9 +282,14 @@ def fuzz(
         seen.add(signature)
 
     body._hypothesis_internal_add_digest = target.encode()  # type: ignore[attr-defined]  # one database key each
-    test = given(strategy)(body)
-    for seed in seeds:
-        test = example(seed)(test)
+
+    def new_test() -> Any:
+        """A fresh hypothesis test each round: a test takes one settings object, once."""
+        test = given(strategy)(body)
+        for seed in seeds:
+            test = example(seed)(test)
+        return test
+
     common: dict[str, Any] = {
         "database": _database(),
         "deadline": None,  # timed in the child (HANG_SECONDS), where fork and wait do not count
@@ -294,13 +299,13 @@ def fuzz(
     start = time.monotonic()
     try:
         if not MINUTES:
-            settings(max_examples=max_examples, **common)(test)()
+            settings(max_examples=max_examples, **common)(new_test())()
             stats.rounds = 1
         else:
             end = start + MINUTES * 60
             while time.monotonic() < end:
                 phases = list(Phase) if stats.rounds == 0 else [Phase.generate, Phase.shrink]
-                settings(max_examples=ROUND_EXAMPLES, phases=phases, **common)(test)()
+                settings(max_examples=ROUND_EXAMPLES, phases=phases, **common)(new_test())()
                 stats.rounds += 1
     except BaseException:
         stats.failed = True

@@ -30,6 +30,7 @@ Errors name the URL with any user-info and query string removed, never credentia
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import hashlib
 import math
@@ -243,9 +244,19 @@ def _extract_members(archive: IO[bytes], root: Path, *, url: str, max_untar_size
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, OSError, ValueError) as err:
         if isinstance(err, ArtifactError):
             raise
-        raise UnsafeArchive(f"cannot extract archive from {url}: {err}", url) from err
+        raise UnsafeArchive(f"cannot extract archive from {url}: {_without_local_paths(err, root)}", url) from err
     for directory, mode in reversed(dir_modes):
         os.chmod(directory, mode)
+
+
+def _without_local_paths(err: BaseException, root: Path) -> str:
+    """An OS error as the archive's names, not this machine's scratch paths (`x: File exists`)."""
+    if isinstance(err, OSError) and err.filename is not None:
+        name = os.fsdecode(err.filename)
+        with contextlib.suppress(ValueError):
+            name = Path(name).relative_to(root).as_posix()
+        return f"{name}: {err.strerror or type(err).__name__}"
+    return str(err)
 
 
 def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, now: float) -> None:

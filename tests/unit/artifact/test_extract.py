@@ -137,6 +137,15 @@ def test_malicious_archives_are_refused(tmp_path: Path, case: str) -> None:
     assert not Path("/tmp/evil-absolute").exists()
 
 
+def test_an_entry_under_a_file_is_refused_naming_the_entry_not_a_local_path(tmp_path: Path) -> None:
+    data = make_tarball(_reg("x"), _reg("x/y"))
+    with pytest.raises(UnsafeArchive) as info:
+        extract_archive(io.BytesIO(data), tmp_path / "dest", url="http://h/x.tar.gz")
+    assert str(info.value).startswith("cannot extract archive from http://h/x.tar.gz: x")
+    assert str(tmp_path) not in str(info.value)
+    assert sorted(os.listdir(tmp_path)) == []  # the staging directory is gone, dest not created
+
+
 def test_size_limit(tmp_path: Path) -> None:
     data = make_tarball(_reg("a", bytes(600)), _reg("b", bytes(600)))
     with pytest.raises(ArtifactTooLarge, match="max untar size of 1000 bytes"):
