@@ -16,7 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("headwater.cli.check:check", "Check the prerequisites and the installed controllers."),
     "completion": ("headwater.cli.completion:completion", "Print a shell completion script."),
     "controller": ("headwater.cli.controller:controller", "Run a controller process (source, …, or all)."),
-    "create": ("headwater.cli.create:create", "Create or update sources, Kustomizations and secrets."),
+    "create": ("headwater.cli.create:create", "Create or update sources, Kustomizations, HelmReleases and secrets."),
     "delete": ("headwater.cli.delete:delete", "Delete sources and Kustomizations."),
     "dev": ("headwater.cli.dev:dev", "Run a local Kubernetes control plane and the demo."),
     "diff": ("headwater.cli.diff:diff", "Diff a Kustomization built locally against the cluster."),
