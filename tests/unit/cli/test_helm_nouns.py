@@ -1,0 +1,255 @@
+"""The Helm nouns of every verb, on the in-memory apiserver (`headwater.testing.fakekube`).
+
+A status hook stands in for the controllers: an object carrying a new `reconcile.fluxcd.io/requestedAt`
+is marked handled and Ready, as the source and helm controllers would. The tables are what flux prints
+for the same objects (columns, revisions, messages, annotations, order of reconciliation).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from headwater.api.kinds import HELM_CHART, HELM_RELEASE, HELM_REPOSITORY, OCI_REPOSITORY
+from headwater.cli.main import cli
+from headwater.testing.fakekube import FakeKube
+
+pytestmark = pytest.mark.unit
+
+NS = "flux-system"
+DIGEST = "sha256:" + "ab" * 32
+
+
+class Cluster(FakeKube):
+    timeout = 30.0
+
+
+def answer_reconcile_requests(obj: dict[str, Any]) -> Mapping[str, Any] | None:
+    token = ((obj.get("metadata") or {}).get("annotations") or {}).get("reconcile.fluxcd.io/requestedAt")
+    status = dict(obj.get("status") or {})
+    if not token or status.get("lastHandledReconcileAt") == token:
+        return None
+    status["lastHandledReconcileAt"] = token
+    status["observedGeneration"] = obj["metadata"].get("generation")
+    status["conditions"] = [{"type": "Ready", "status": "True", "reason": "Succeeded", "message": "ok",
+                             "lastTransitionTime": "2024-05-01T12:00:00Z"}]
+    return status
+
+
+def cluster(*objects: dict[str, Any]) -> Cluster:
+    fake = Cluster()
+    for kind in (HELM_REPOSITORY, HELM_CHART, HELM_RELEASE, OCI_REPOSITORY):
+        fake.server.status_hook(kind.api_version, kind.kind, answer_reconcile_requests)
+    fake.server.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    for obj in objects:
+        fake.server.put(obj)
+    return fake
+
+
+def ready(message: str, status: str = "True") -> list[dict[str, str]]:
+    return [{"type": "Ready", "status": status, "reason": "Succeeded", "message": message,
+             "lastTransitionTime": "2024-05-01T12:00:00Z"}]
+
+
+def helm_repository(name: str = "podinfo", url: str = "https://charts.example.com", **spec: Any) -> dict[str, Any]:
+    status = {} if url.startswith("oci://") else {
+        "artifact": {"revision": DIGEST, "digest": DIGEST, "path": "x", "url": "http://x", "lastUpdateTime": "t"},
+        "conditions": ready(f"stored artifact: revision '{DIGEST}'")}
+    return {"apiVersion": HELM_REPOSITORY.api_version, "kind": "HelmRepository",
+            "metadata": {"name": name, "namespace": NS},
+            "spec": {"url": url, "interval": "10m", **({"type": "oci"} if url.startswith("oci://") else {}), **spec},
+            "status": status}
+
+
+def helm_chart(name: str = f"{NS}-podinfo", source: str = "podinfo") -> dict[str, Any]:
+    return {"apiVersion": HELM_CHART.api_version, "kind": "HelmChart", "metadata": {"name": name, "namespace": NS},
+            "spec": {"chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": source}, "interval": "1m"},
+            "status": {"artifact": {"revision": "6.5.4+0123456789abcdef"},
+                       "conditions": ready("pulled 'podinfo' chart with version '6.5.4+0123456789abcdef'")}}
+
+
+def helm_release(name: str = "podinfo", chart_ref: dict[str, str] | None = None, history: bool = True,
+                 suspend: bool = False) -> dict[str, Any]:
+    spec: dict[str, Any] = {"interval": "5m", "suspend": suspend}
+    if chart_ref:
+        spec["chartRef"] = chart_ref
+    else:
+        spec["chart"] = {"spec": {"chart": "podinfo", "sourceRef": {"kind": "HelmRepository", "name": "podinfo"}}}
+    status: dict[str, Any] = {"lastAttemptedRevision": "6.5.4+0123456789ab",
+                              "conditions": ready(f"Helm upgrade succeeded for release {NS}/{name}.v2 with chart "
+                                                  "podinfo@6.5.4")}
+    if history:
+        status["history"] = [{"chartName": "podinfo", "chartVersion": "6.5.4", "version": 2, "status": "deployed"}]
+    return {"apiVersion": HELM_RELEASE.api_version, "kind": "HelmRelease", "metadata": {"name": name, "namespace": NS},
+            "spec": spec, "status": status}
+
+
+def invoke(monkeypatch: pytest.MonkeyPatch, fake: Cluster, args: list[str], stdin: str | None = None) -> Result:
+    import headwater.runtime.kube as kube
+
+    monkeypatch.setattr(kube, "connect", lambda *args, **kwargs: fake)
+    return CliRunner().invoke(cli, args, input=stdin, env={"FLUX_SYSTEM_NAMESPACE": None, "KUBECONFIG": None})
+
+
+def table(result: Result) -> list[list[str]]:
+    assert result.exit_code == 0, result.output
+    return [[cell.strip() for cell in line.split("\t")] for line in result.stdout.splitlines()]
+
+
+# -- get -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("args", "objects", "rows"), [
+    (["get", "hr"], [helm_release()],
+     [["NAME", "REVISION", "SUSPENDED", "READY", "MESSAGE"],
+      ["podinfo", "6.5.4", "False", "True", f"Helm upgrade succeeded for release {NS}/podinfo.v2 with chart "
+                                             "podinfo@6.5.4"]]),
+    (["get", "helmreleases", "--no-header"], [helm_release(history=False)],  # no history: the attempted revision
+     [["podinfo", "6.5.4+0123456789ab", "False", "True",
+       f"Helm upgrade succeeded for release {NS}/podinfo.v2 with chart podinfo@6.5.4"]]),
+    (["get", "hr", "--show-source", "--no-header"], [helm_release()],
+     [["podinfo", f"HelmRepository/{NS}/podinfo", "6.5.4", "False", "True",
+       f"Helm upgrade succeeded for release {NS}/podinfo.v2 with chart podinfo@6.5.4"]]),
+    (["get", "hr", "--show-source", "-A"], [helm_release(chart_ref={"kind": "OCIRepository", "name": "app",
+                                                                    "namespace": "apps"})],
+     [["NAMESPACE", "NAME", "SOURCE", "REVISION", "SUSPENDED", "READY", "MESSAGE"],
+      [NS, "podinfo", "OCIRepository/apps/app", "6.5.4", "False", "True",
+       f"Helm upgrade succeeded for release {NS}/podinfo.v2 with chart podinfo@6.5.4"]]),
+    (["get", "sources", "helm", "--no-header"], [helm_repository()],  # a digest is shortened, in the message too
+     [["podinfo", "sha256:abababab", "False", "True", "stored artifact: revision 'sha256:abababab'"]]),
+    (["get", "sources", "helm", "--no-header"], [helm_repository(url="oci://ghcr.io/charts")],  # static
+     [["podinfo", "", "False", "True", "Helm repository is Ready"]]),
+    (["get", "sources", "chart", "--no-header"], [helm_chart()],  # a chart version is not shortened
+     [[f"{NS}-podinfo", "6.5.4+0123456789abcdef", "False", "True",
+       "pulled 'podinfo' chart with version '6.5.4+0123456789abcdef'"]]),
+    (["get", "hr", "--status-selector", "ready=false"], [helm_release()], []),
+])
+def test_get_tables(monkeypatch: pytest.MonkeyPatch, args: list[str], objects: list[dict[str, Any]],
+                    rows: list[list[str]]) -> None:
+    assert table(invoke(monkeypatch, cluster(*objects), args)) == rows
+
+
+# -- reconcile, suspend, resume ------------------------------------------------------------------------
+
+
+def patched(fake: Cluster) -> list[str]:
+    return [f"{call.kind}/{call.name}" for call in fake.server.calls if call.verb == "patch"]
+
+
+@pytest.mark.parametrize(("args", "objects", "order"), [
+    (["reconcile", "hr", "podinfo"], [helm_release()], ["HelmRelease/podinfo"]),
+    (["reconcile", "hr", "podinfo", "--with-source"], [helm_repository(), helm_chart(), helm_release()],
+     ["HelmRepository/podinfo", f"HelmChart/{NS}-podinfo", "HelmRelease/podinfo"]),
+    (["reconcile", "hr", "podinfo", "--with-source"],
+     [helm_repository(), helm_chart("shared"), helm_release(chart_ref={"kind": "HelmChart", "name": "shared"})],
+     ["HelmRepository/podinfo", "HelmChart/shared", "HelmRelease/podinfo"]),
+    (["reconcile", "source", "chart", f"{NS}-podinfo", "--with-source"], [helm_repository(), helm_chart()],
+     ["HelmRepository/podinfo", f"HelmChart/{NS}-podinfo"]),
+    (["reconcile", "source", "helm", "podinfo"], [helm_repository()], ["HelmRepository/podinfo"]),
+    (["reconcile", "helmrepositories", "podinfo"], [helm_repository(url="oci://ghcr.io/charts")], []),  # static
+])
+def test_reconcile_order(monkeypatch: pytest.MonkeyPatch, args: list[str], objects: list[dict[str, Any]],
+                         order: list[str]) -> None:
+    fake = cluster(*objects)
+    result = invoke(monkeypatch, fake, args)
+    assert result.exit_code == 0, result.output
+    assert patched(fake) == order
+
+
+@pytest.mark.parametrize(("flags", "annotations"), [
+    ([], {"reconcile.fluxcd.io/requestedAt"}),
+    (["--force"], {"reconcile.fluxcd.io/requestedAt", "reconcile.fluxcd.io/forceAt"}),
+    (["--reset"], {"reconcile.fluxcd.io/requestedAt", "reconcile.fluxcd.io/resetAt"}),
+    (["--force", "--reset=true"], {"reconcile.fluxcd.io/requestedAt", "reconcile.fluxcd.io/forceAt",
+                                   "reconcile.fluxcd.io/resetAt"}),
+    (["--force=false"], {"reconcile.fluxcd.io/requestedAt"}),
+])
+def test_reconcile_force_and_reset_share_the_token(monkeypatch: pytest.MonkeyPatch, flags: list[str],
+                                                   annotations: set[str]) -> None:
+    fake = cluster(helm_release())
+    result = invoke(monkeypatch, fake, ["reconcile", "hr", "podinfo", *flags])
+    assert result.exit_code == 0, result.output
+    assert "✔ applied revision 6.5.4" in result.output
+    stored = fake.server.get_object(HELM_RELEASE.api_version, "HelmRelease", "podinfo", NS) or {}
+    found = stored["metadata"]["annotations"]
+    assert set(found) == annotations
+    assert len(set(found.values())) == 1
+
+
+def test_reconcile_with_source_of_an_external_artifact_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = cluster(helm_release(chart_ref={"kind": "ExternalArtifact", "name": "chart"}))
+    result = invoke(monkeypatch, fake, ["reconcile", "hr", "podinfo", "--with-source"])
+    assert result.exit_code == 1
+    assert result.output.strip() == (f"✗ HelmRelease '{NS}/podinfo' reads ExternalArtifact '{NS}/chart', "
+                                     "which cannot be reconciled")
+    assert patched(fake) == []
+
+
+def test_suspend_and_resume_several_and_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = cluster(helm_release("a"), helm_release("b"), helm_release("c"))
+    result = invoke(monkeypatch, fake, ["suspend", "hr", "a", "b"])
+    assert result.exit_code == 0, result.output
+    assert "► suspending helmrelease a in flux-system namespace\n✔ helmrelease suspended" in result.output
+
+    def suspended() -> list[bool]:
+        return [bool((fake.server.get_object(HELM_RELEASE.api_version, "HelmRelease", name, NS) or {})["spec"]
+                     .get("suspend")) for name in "abc"]
+
+    assert suspended() == [True, True, False]
+    result = invoke(monkeypatch, fake, ["resume", "helmrelease", "--all"])
+    assert result.exit_code == 0, result.output
+    assert suspended() == [False, False, False]
+    assert result.output.count("✔ HelmRelease reconciliation completed") == 3
+
+
+def test_resume_of_an_oci_helm_repository_does_not_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = cluster(helm_repository(url="oci://ghcr.io/charts", suspend=True))
+    result = invoke(monkeypatch, fake, ["resume", "source", "helm", "podinfo", "--timeout=1s"])
+    assert result.exit_code == 0, result.output
+    assert "✔ reconciliation not supported by the object" in result.output
+
+
+# -- export, delete ------------------------------------------------------------------------------------
+
+
+def test_export_helm_repository_with_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = cluster(helm_repository(secretRef={"name": "helm-podinfo"}),
+                   {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "helm-podinfo", "namespace": NS},
+                    "type": "Opaque", "data": {"username": "dXNlcg==", "password": "cGFzcw=="}})
+    result = invoke(monkeypatch, fake, ["export", "source", "helm", "podinfo", "--with-credentials"])
+    assert result.exit_code == 0, result.output
+    documents = list(yaml.safe_load_all(result.stdout))
+    assert [doc["kind"] for doc in documents] == ["HelmRepository", "Secret"]
+    assert "status" not in documents[0] and "uid" not in documents[0]["metadata"]
+    assert documents[1]["data"] == {"password": "cGFzcw==", "username": "dXNlcg=="}
+
+
+def test_export_all_helm_releases_is_clean(monkeypatch: pytest.MonkeyPatch) -> None:
+    result = invoke(monkeypatch, cluster(helm_release("b"), helm_release("a")), ["export", "hr", "--all"])
+    assert result.exit_code == 0, result.output
+    documents = list(yaml.safe_load_all(result.stdout))
+    assert [doc["metadata"]["name"] for doc in documents] == ["a", "b"]
+    assert documents[0] == {"apiVersion": HELM_RELEASE.api_version, "kind": "HelmRelease",
+                            "metadata": {"name": "a", "namespace": NS}, "spec": helm_release("a")["spec"]}
+
+
+@pytest.mark.parametrize(("args", "stdin", "gone", "prompt"), [
+    (["delete", "hr", "podinfo", "--silent"], None, True, False),
+    (["delete", "helmrelease", "podinfo"], "y\n", True, True),
+    (["delete", "helmrelease", "podinfo"], "n\n", False, True),
+    (["delete", "source", "chart", f"{NS}-podinfo", "-s"], None, True, False),
+])
+def test_delete(monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: str | None, gone: bool,
+                prompt: bool) -> None:
+    fake = cluster(helm_release(), helm_chart())
+    result = invoke(monkeypatch, fake, args, stdin)
+    assert result.exit_code == (0 if gone else 1), result.output
+    kind = "HelmChart" if "chart" in args else "HelmRelease"
+    name = f"{NS}-podinfo" if kind == "HelmChart" else "podinfo"
+    assert (fake.server.get_object(HELM_RELEASE.api_version if kind == "HelmRelease" else HELM_CHART.api_version,
+                                   kind, name, NS) is None) == gone
+    assert ("Are you sure you want to delete this helmrelease" in result.output) == prompt
