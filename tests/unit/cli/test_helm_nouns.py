@@ -224,7 +224,8 @@ def test_export_helm_repository_with_credentials(monkeypatch: pytest.MonkeyPatch
     assert result.exit_code == 0, result.output
     documents = list(yaml.safe_load_all(result.stdout))
     assert [doc["kind"] for doc in documents] == ["HelmRepository", "Secret"]
-    assert "status" not in documents[0] and "uid" not in documents[0]["metadata"]
+    assert "status" not in documents[0]
+    assert "uid" not in documents[0]["metadata"]
     assert documents[1]["data"] == {"password": "cGFzcw==", "username": "dXNlcg=="}
 
 
