@@ -28,7 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reconcile": ("headwater.cli.reconcile:reconcile", "Reconcile Flux resources now and wait for the outcome."),
     "resume": ("headwater.cli.suspend:resume", "Resume suspended Flux resources."),
     "suspend": ("headwater.cli.suspend:suspend", "Suspend the reconciliation of Flux resources."),
-    "trace": ("headwater.cli.trace:trace", "Show which Kustomization and source manage an object."),
+    "trace": ("headwater.cli.trace:trace", "Show which Kustomization or HelmRelease and source manage an object."),
     "tree": ("headwater.cli.tree:tree", "Print the objects a Kustomization manages, as a tree."),
     "uninstall": ("headwater.cli.install:uninstall", "Remove the controllers and CRDs, keep workloads."),
     "version": ("headwater.cli.version:version", "Print the client and cluster versions."),

@@ -2,7 +2,8 @@
 
 A status hook stands in for the controllers: an object carrying a new `reconcile.fluxcd.io/requestedAt`
 is marked handled and Ready, as the source and helm controllers would. The tables are what flux prints
-for the same objects (columns, revisions, messages, annotations, order of reconciliation).
+for the same objects (columns, revisions, messages, annotations, order of reconciliation). trace
+resolves kinds through discovery, which only the CLI's own stand-in (`fake_cluster`) serves.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from click.testing import CliRunner, Result
 from headwater.api.kinds import HELM_CHART, HELM_RELEASE, HELM_REPOSITORY, OCI_REPOSITORY
 from headwater.cli.main import cli
 from headwater.testing.fakekube import FakeKube
+from tests.unit.cli.fake_cluster import FakeCluster, use
 
 pytestmark = pytest.mark.unit
 
@@ -254,3 +256,95 @@ def test_delete(monkeypatch: pytest.MonkeyPatch, args: list[str], stdin: str | N
     assert (fake.server.get_object(HELM_RELEASE.api_version if kind == "HelmRelease" else HELM_CHART.api_version,
                                    kind, name, NS) is None) == gone
     assert ("Are you sure you want to delete this helmrelease" in result.output) == prompt
+
+
+# -- tree, trace -----------------------------------------------------------------------------------------
+
+
+def entry(namespace: str, name: str, group: str, kind: str, version: str = "v1") -> dict[str, str]:
+    return {"id": f"{namespace}_{name}_{group}_{kind}", "v": version}
+
+
+def kustomization(entries: list[dict[str, str]]) -> dict[str, Any]:
+    return {"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": "apps", "namespace": NS},
+            "spec": {"interval": "10m", "path": "./apps", "prune": True,
+                     "sourceRef": {"kind": "GitRepository", "name": "repo"}},
+            "status": {"inventory": {"entries": entries}}}
+
+
+def released(kubeconfig: bool = False) -> dict[str, Any]:
+    hr = helm_release()
+    hr["spec"]["targetNamespace"] = "apps"
+    if kubeconfig:
+        hr["spec"]["kubeConfig"] = {"secretRef": {"name": "remote"}}
+    hr["status"]["helmChart"] = f"{NS}/{NS}-podinfo"
+    hr["status"]["inventory"] = {"entries": [entry("apps", "podinfo", "apps", "Deployment"),
+                                             entry("apps", "podinfo", "", "Service")]}
+    return hr
+
+
+@pytest.mark.parametrize(("args", "remote", "text"), [
+    (["tree", "ks", "apps"], False,
+     f"Kustomization/{NS}/apps\n├── HelmRelease/{NS}/podinfo\n│   ├── Deployment/apps/podinfo\n"
+     f"│   └── Service/apps/podinfo\n└── HelmRepository/{NS}/podinfo\n"),
+    (["tree", "ks", "apps", "--compact"], False,
+     f"Kustomization/{NS}/apps\n├── HelmRelease/{NS}/podinfo\n└── HelmRepository/{NS}/podinfo\n"),
+    (["tree", "ks", "apps"], True,  # a release in another cluster is not read
+     f"Kustomization/{NS}/apps\n├── HelmRelease/{NS}/podinfo\n└── HelmRepository/{NS}/podinfo\n"),
+])
+def test_tree_expands_helm_releases(monkeypatch: pytest.MonkeyPatch, args: list[str], remote: bool,
+                                    text: str) -> None:
+    ks = kustomization([entry(NS, "podinfo", "helm.toolkit.fluxcd.io", "HelmRelease", "v2"),
+                        entry(NS, "podinfo", "source.toolkit.fluxcd.io", "HelmRepository")])
+    result = invoke(monkeypatch, cluster(ks, released(remote), helm_repository()), args)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == text
+
+
+HELM_TRACE = f"""
+Object:         {{object}}
+Namespace:      apps
+Status:         Managed by Flux
+---
+HelmRelease:    podinfo
+Namespace:      {NS}
+Target:         apps
+Revision:       6.5.4+0123456789ab
+Status:         Last reconciled at 2024-05-01 12:00:00 +0000 UTC
+Message:        Helm upgrade succeeded for release {NS}/podinfo.v2 with chart podinfo@6.5.4
+---
+HelmChart:      {NS}-podinfo
+Namespace:      {NS}
+Chart:          podinfo
+Version:        
+Revision:       6.5.4+0123456789abcdef
+Status:         Last reconciled at 2024-05-01 12:00:00 +0000 UTC
+Message:        pulled 'podinfo' chart with version '6.5.4+0123456789abcdef'
+---
+HelmRepository: podinfo
+Namespace:      {NS}
+URL:            https://charts.example.com
+Revision:       {DIGEST}
+Status:         Last reconciled at 2024-05-01 12:00:00 +0000 UTC
+Message:        stored artifact: revision '{DIGEST}'
+"""  # noqa: W291 - flux prints the empty Version after its padding
+
+
+@pytest.mark.parametrize(("args", "traced"), [
+    (["trace", "deploy/podinfo", "-n", "apps"], "Deployment/podinfo"),
+    (["trace", "pod", "podinfo-1", "-n", "apps"], "Pod/podinfo-1"),  # through its owner, the Deployment
+])
+def test_trace_an_object_of_a_helm_release(monkeypatch: pytest.MonkeyPatch, args: list[str], traced: str) -> None:
+    labels = {"helm.toolkit.fluxcd.io/name": "podinfo", "helm.toolkit.fluxcd.io/namespace": NS}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment",
+                  "metadata": {"name": "podinfo", "namespace": "apps", "labels": labels}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "podinfo-1", "namespace": "apps",
+        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "podinfo", "uid": "u"}]}}
+    # the stand-in that serves discovery, which trace reads to resolve `deploy` and `pod`
+    fake = FakeCluster(deployment, pod, released(), helm_chart(), helm_repository())
+    use(monkeypatch, fake)
+    result = CliRunner().invoke(cli, args, env={"FLUX_SYSTEM_NAMESPACE": None, "KUBECONFIG": None})
+    assert result.exit_code == 0, result.output
+    assert result.stdout == HELM_TRACE.format(object=traced)
