@@ -148,8 +148,8 @@ def go_ordered(node: Any) -> Any:
     return node
 
 
-def dump(obj: Mapping[str, Any]) -> str:
-    """One object as go-yaml v2 prints it (no document marker)."""
+def dump(obj: Any) -> str:
+    """One object (or any JSON-like value) as go-yaml v2 prints it (no document marker)."""
     return yaml.dump(go_ordered(obj), Dumper=_GoYamlDumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=80)
 

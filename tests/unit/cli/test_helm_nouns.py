@@ -348,3 +348,87 @@ def test_trace_an_object_of_a_helm_release(monkeypatch: pytest.MonkeyPatch, args
     result = CliRunner().invoke(cli, args, env={"FLUX_SYSTEM_NAMESPACE": None, "KUBECONFIG": None})
     assert result.exit_code == 0, result.output
     assert result.stdout == HELM_TRACE.format(object=traced)
+
+
+# -- debug ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("flags", "text"), [
+    (["--show-history"], "- chartName: podinfo\n  chartVersion: 6.5.4\n  status: deployed\n  version: 2\n"),
+    (["--show-status", "--show-history"],
+     f"conditions:\n- lastTransitionTime: \"2024-05-01T12:00:00Z\"\n  message: Helm upgrade succeeded for release "
+     f"{NS}/podinfo.v2 with chart podinfo@6.5.4\n  reason: Succeeded\n  status: \"True\"\n  type: Ready\n"
+     "history:\n- chartName: podinfo\n  chartVersion: 6.5.4\n  status: deployed\n  version: 2\n"
+     "lastAttemptedRevision: 6.5.4+0123456789ab\n"
+     "---\n- chartName: podinfo\n  chartVersion: 6.5.4\n  status: deployed\n  version: 2\n"),
+])
+def test_debug_helmrelease_status_and_history(monkeypatch: pytest.MonkeyPatch, flags: list[str], text: str) -> None:
+    result = invoke(monkeypatch, cluster(helm_release()), ["debug", "hr", "podinfo", *flags])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == text
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["debug", "hr", "podinfo"], "✗ either --show-status, --show-values or --show-history must be set"),
+    (["debug", "helmrelease", "--show-status"], "✗ HelmRelease name is required"),
+    (["debug", "hr", "nope", "--show-status"], f"✗ HelmRelease '{NS}/nope' not found"),
+])
+def test_debug_helmrelease_refusals(monkeypatch: pytest.MonkeyPatch, args: list[str], message: str) -> None:
+    result = invoke(monkeypatch, cluster(helm_release()), args)
+    assert result.exit_code == 1
+    assert result.output.strip() == message
+
+
+# -- stats ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("size", "text"), [
+    (0, "-"), (1, "1 B"), (1023, "1023 B"), (1024, "1.0 KiB"), (1536, "1.5 KiB"), (5 * 1024**2, "5.0 MiB"),
+    (3 * 1024**3 + 1, "3.0 GiB"),
+])
+def test_stats_sizes_are_flux(size: int, text: str) -> None:
+    from headwater.cli.stats import format_size
+
+    assert format_size(size) == text
+
+
+def test_stats_counts_helm_releases(monkeypatch: pytest.MonkeyPatch) -> None:
+    failing = helm_release("c")
+    failing["status"]["conditions"] = ready("install failed", status="False")
+    repository = helm_repository()
+    repository["status"]["artifact"]["size"] = 2048
+    fake = cluster(helm_release("a"), helm_release("b", suspend=True), failing, repository)
+    rows = {row[0]: row[1:] for row in table(invoke(monkeypatch, fake, ["stats"]))}
+    assert rows["RECONCILERS"] == ["RUNNING", "FAILING", "SUSPENDED", "STORAGE"]
+    assert rows["HelmRelease"] == ["2", "1", "1", "-"]
+    assert rows["HelmRepository"] == ["1", "0", "0", "2.0 KiB"]
+    assert rows["Kustomization"] == ["0", "0", "0", "-"]
+
+
+# -- events --------------------------------------------------------------------------------------------
+
+
+def event(kind: str, name: str, reason: str, second: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Event", "metadata": {"name": f"{kind}.{name}.{reason}", "namespace": NS},
+            "involvedObject": {"kind": kind, "name": name}, "type": "Normal", "reason": reason, "message": reason,
+            "lastTimestamp": f"2026-01-01T00:00:0{second}Z", "firstTimestamp": f"2026-01-01T00:00:0{second}Z"}
+
+
+@pytest.mark.parametrize(("release", "objects"), [
+    (helm_release(), ["HelmRepository/podinfo", f"HelmChart/{NS}-podinfo", "HelmRelease/podinfo"]),
+    (helm_release(chart_ref={"kind": "OCIRepository", "name": "podinfo"}),
+     ["OCIRepository/podinfo", "HelmRelease/podinfo"]),
+])
+def test_events_for_a_helm_release_include_its_chart_and_source(monkeypatch: pytest.MonkeyPatch,
+                                                                release: dict[str, Any], objects: list[str]) -> None:
+    fake = FakeCluster(release, event("HelmRepository", "podinfo", "NewArtifact", 1),
+                       event("OCIRepository", "podinfo", "NewArtifact", 2),
+                       event("HelmChart", f"{NS}-podinfo", "ChartPullSucceeded", 3),
+                       event("HelmRelease", "podinfo", "UpgradeSucceeded", 4),
+                       event("HelmRelease", "other", "InstallSucceeded", 5))
+    use(monkeypatch, fake)
+    result = CliRunner().invoke(cli, ["events", "--for", "HelmRelease/podinfo"],
+                                env={"FLUX_SYSTEM_NAMESPACE": None, "KUBECONFIG": None})
+    assert result.exit_code == 0, result.output
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:]]
+    assert [row[3].strip() for row in rows] == objects

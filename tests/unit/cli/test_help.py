@@ -64,6 +64,9 @@ def test_help_does_not_import_heavy_modules(args: list[str]) -> None:
     (["delete", "ks"], ["--silent"]),
     (["delete", "helmrelease"], ["--silent"]),
     (["export", "source", "helm"], ["--all", "--with-credentials"]),
+    (["debug", "helmrelease"], ["--show-status", "--show-values", "--show-history"]),
+    (["debug", "hr"], ["--show-status"]),
+    (["stats"], ["--all-namespaces"]),
     (["export", "source", "git"], ["--all", "--with-credentials"]),
 ])
 def test_every_flux_flag_is_accepted(args: list[str], flags: list[str]) -> None:
