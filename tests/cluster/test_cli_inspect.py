@@ -292,7 +292,7 @@ async def test_trace_walks_to_the_kustomization_and_source(kube: KubeClient, flu
     unmanaged = await headwater(kc, "trace", "cm/plain", "-n", ns)
     assert unmanaged.rc == 1
     assert unmanaged.err.strip() == (f"✗ ConfigMap '{ns}/plain' is not managed by Flux "
-                                     "(no kustomize.toolkit.fluxcd.io/name label)")
+                                     "(no kustomize.toolkit.fluxcd.io/name or helm.toolkit.fluxcd.io/name label)")
     missing = await headwater(kc, "trace", "deployment/nope", "-n", ns)
     assert missing.rc == 1
     assert missing.err.strip() == f"✗ Deployment '{ns}/nope' not found"

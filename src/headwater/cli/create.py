@@ -1,8 +1,9 @@
 """`headwater create …`: generate Flux objects, print them (`--export`) or upsert them and wait.
 
-The tree mirrors flux's: `create source git`, `create kustomization` (alias `ks`) and `create secret
-git|tls|helm`. The objects themselves come from `headwater.manifests`, so what `--export` prints is
-what gets applied; this module only holds the Kustomization leaf and the command tree.
+The tree mirrors flux's: `create source git|helm|chart`, `create kustomization` (alias `ks`),
+`create helmrelease` (alias `hr`) and `create secret git|tls|helm`. The objects themselves come from
+`headwater.manifests`, so what `--export` prints is what gets applied; this module only holds the
+Kustomization leaf and the command tree.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from headwater.api.kinds import GIT_REPOSITORY, KUSTOMIZATION
+from headwater.api.kinds import GIT_REPOSITORY, HELM_CHART, HELM_RELEASE, HELM_REPOSITORY, KUSTOMIZATION
 from headwater.cli.common import fail, log, run
 from headwater.cli.create_common import create_options, export_or_connect, name_argument, require_name
+from headwater.cli.create_helm import create_helmrelease, source_chart, source_helm
 from headwater.cli.create_secret import secret
 from headwater.cli.create_source import source_git
 from headwater.cli.nouns import KindGroup, add_kind_leaf
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
 @click.group(cls=KindGroup)
 def create() -> None:
-    """Create or update sources, Kustomizations and secrets."""
+    """Create or update sources, Kustomizations, HelmReleases and secrets."""
 
 
 @click.command()
@@ -97,5 +99,8 @@ def create_kustomization(name: str | None, source_: str, path: str, prune: bool,
 
 create.subgroup_help = "Create or update {}."
 add_kind_leaf(create, GIT_REPOSITORY, source_git)
+add_kind_leaf(create, HELM_REPOSITORY, source_helm)
+add_kind_leaf(create, HELM_CHART, source_chart)
 add_kind_leaf(create, KUSTOMIZATION, create_kustomization)
+add_kind_leaf(create, HELM_RELEASE, create_helmrelease)
 create.add_command(secret)

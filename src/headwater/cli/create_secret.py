@@ -57,7 +57,7 @@ def _pem(path: str | None, what: str, marker: str) -> str | None:
     return text
 
 
-def _tls_data(tls_crt_file: str | None, tls_key_file: str | None, ca_crt_file: str | None) -> dict[str, str]:
+def tls_file_data(tls_crt_file: str | None, tls_key_file: str | None, ca_crt_file: str | None) -> dict[str, str]:
     from headwater.manifests import GenerateError, tls_secret_data
 
     if bool(tls_crt_file) != bool(tls_key_file):
@@ -125,7 +125,7 @@ def secret_tls(name: str | None, tls_crt_file: str | None, tls_key_file: str | N
 
     name = require_name(name, "secret")
     try:
-        data = _tls_data(tls_crt_file, tls_key_file, ca_crt_file)
+        data = tls_file_data(tls_crt_file, tls_key_file, ca_crt_file)
         if not data:
             raise GenerateError("no TLS material given: use --tls-crt-file with --tls-key-file, and/or --ca-crt-file")
     except GenerateError as err:
@@ -150,7 +150,7 @@ def secret_helm(name: str | None, username: str | None, password: str | None, tl
     try:
         if bool(username) != bool(password):
             raise GenerateError("basic authentication needs both --username and --password")
-        data = {**basic_auth_data(username, password), **_tls_data(tls_crt_file, tls_key_file, ca_crt_file)}
+        data = {**basic_auth_data(username, password), **tls_file_data(tls_crt_file, tls_key_file, ca_crt_file)}
         if not data:
             raise GenerateError("no credentials given: use --username with --password, and/or the TLS file flags")
     except GenerateError as err:

@@ -57,14 +57,14 @@ async def referenced(client: KubeClient, kind: KindDef, name: str, namespace: st
     """What the named object points at (its source, provider, image repository…), as event targets.
 
     The registry's reference fields to other kinds (`KindDef.references`; `dependsOn` names the same kind
-    and does not count); a HelmRelease also counts the HelmChart its controller generates,
-    `<namespace>-<name>` next to the chart's source, as flux does.
+    and does not count); a HelmRelease with a chart template also counts the HelmChart its controller
+    generates, `<namespace>-<name>` next to the chart's source, as flux does.
     """
     obj = await get_object(client, kind, name, namespace)
     targets = [Target(ref_kind, ref_name, ref_namespace)
                for reference in kind.references if kind.kind not in reference.kinds
                for ref_kind, ref_namespace, ref_name in reference.targets(obj)]
-    if kind is HELM_RELEASE and targets:
+    if kind is HELM_RELEASE and targets and (obj.get("spec") or {}).get("chart"):
         targets.append(Target(HELM_CHART.kind, f"{namespace}-{name}", targets[0].namespace))
     return targets
 

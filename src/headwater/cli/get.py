@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from headwater.api.kinds import ALL_KINDS
+from headwater.cli.columns import SHOWS_SOURCE, ready_cells, revision_cell, source_cell
 from headwater.cli.common import (
     CliError,
     Options,
@@ -26,10 +27,7 @@ from headwater.cli.common import (
     is_suspended,
     log,
     make_options,
-    ready_status,
-    revision_of,
     run,
-    truncate_hex,
 )
 from headwater.cli.names import complete_names
 from headwater.cli.nouns import KindGroup, add_kind_leaf
@@ -50,6 +48,7 @@ class GetArgs:
     label_selector: str | None
     name: str | None = None
     watch: bool = False
+    show_source: bool = False
 
 
 def parse_status_selector(text: str | None) -> tuple[str, str] | None:
@@ -83,13 +82,21 @@ def _matches(obj: dict[str, Any], selector: tuple[str, str] | None) -> bool:
                for c in conditions(obj))
 
 
-def row_of(obj: dict[str, Any], all_namespaces: bool, prefix: str = "") -> list[str]:
-    ready, message = ready_status(obj)
-    row = [prefix + str(obj["metadata"]["name"]), truncate_hex(revision_of(obj)),
-           str(is_suspended(obj)), ready, " ".join(message.split())]
+def row_of(kind: KindDef, obj: dict[str, Any], all_namespaces: bool, prefix: str = "",
+           show_source: bool = False) -> list[str]:
+    """One table row, its cells as flux fills them for `kind` (see `headwater.cli.columns`)."""
+    ready, message = ready_cells(kind, obj)
+    row = [prefix + str(obj["metadata"]["name"]), revision_cell(kind, obj), str(is_suspended(obj)), ready, message]
+    if show_source:
+        row.insert(1, source_cell(kind, obj))
     if all_namespaces:
         row.insert(0, str(obj["metadata"].get("namespace", "")))
     return row
+
+
+def header_of(all_namespaces: bool, show_source: bool = False) -> list[str]:
+    return ((["NAMESPACE"] if all_namespaces else []) + HEADER[:1] + (["SOURCE"] if show_source else [])
+            + HEADER[1:])
 
 
 def render(header: Sequence[str], rows: Sequence[Sequence[str]], no_header: bool) -> None:
@@ -137,7 +144,7 @@ async def watch_kind(client: KubeClient, kind: KindDef, opts: Options, args: Get
     """List, print, then print one row per change until interrupted (re-listing when the watch expires)."""
     from headwater.runtime.kube import Gone
 
-    header = (["NAMESPACE"] if opts.all_namespaces else []) + HEADER
+    header = header_of(opts.all_namespaces, args.show_source)
     printed: dict[tuple[str, str], list[str]] = {}
     show_header = not args.no_header
 
@@ -146,7 +153,7 @@ async def watch_kind(client: KubeClient, kind: KindDef, opts: Options, args: Get
         fresh = []
         for obj in _selected(objs, args):
             key = (str(obj["metadata"].get("namespace", "")), str(obj["metadata"]["name"]))
-            row = row_of(obj, opts.all_namespaces)
+            row = row_of(kind, obj, opts.all_namespaces, show_source=args.show_source)
             if printed.get(key) != row:
                 printed[key] = row
                 fresh.append(row)
@@ -190,23 +197,25 @@ def get_kind(kind: KindDef, opts: Options, args: GetArgs) -> None:
         where = "any namespace" if opts.all_namespaces else f"{opts.namespace} namespace"
         log("✗", f"no {kind.kind} objects found in {where}")
         return
-    header = (["NAMESPACE"] if opts.all_namespaces else []) + HEADER
-    render(header, [row_of(item, opts.all_namespaces) for item in items], args.no_header)
+    render(header_of(opts.all_namespaces, args.show_source),
+           [row_of(kind, item, opts.all_namespaces, show_source=args.show_source) for item in items], args.no_header)
 
 
 def get_leaf(kind: KindDef) -> click.Command:
-    """`get <noun> [NAME]`: the status table of one kind."""
+    """`get <noun> [NAME]`: the status table of one kind (appliers also `--show-source`)."""
 
-    @click.command(help=f"Get the status of {kind.kind} objects (all, or the one NAME).")
-    @click.argument("name", required=False, shell_complete=complete_names(kind))
-    @get_options
     def leaf(name: str | None, kubeconfig: str | None, context: str | None, namespace: str | None,
              timeout: str | None, all_namespaces: bool, no_header: bool, status_selector: str | None,
-             label_selector: str | None, watch: bool) -> None:
+             label_selector: str | None, watch: bool, show_source: bool = False) -> None:
         opts = make_options(kubeconfig, context, namespace, timeout, all_namespaces)
-        get_kind(kind, opts, GetArgs(no_header, parse_status_selector(status_selector), label_selector, name, watch))
+        get_kind(kind, opts, GetArgs(no_header, parse_status_selector(status_selector), label_selector, name, watch,
+                                     show_source))
 
-    return leaf
+    command: Any = get_options(leaf)
+    if kind.kind in SHOWS_SOURCE:
+        command = bool_flag("--show-source", help=f"Show the source each {kind.kind} reads.")(command)
+    command = click.argument("name", required=False, shell_complete=complete_names(kind))(command)
+    return click.command(help=f"Get the status of {kind.kind} objects (all, or the one NAME).")(command)
 
 
 @click.group(cls=KindGroup)
@@ -249,9 +258,9 @@ def get_all(kubeconfig: str | None, context: str | None, namespace: str | None, 
         return found
 
     tables = run(opts, body)
-    header = (["NAMESPACE"] if opts.all_namespaces else []) + HEADER
+    header = header_of(opts.all_namespaces)
     for index, (kind, items) in enumerate(tables):
         if index:
             click.echo()
         prefix = kind.kind.lower() + "/"
-        render(header, [row_of(item, opts.all_namespaces, prefix) for item in items], no_header)
+        render(header, [row_of(kind, item, opts.all_namespaces, prefix) for item in items], no_header)

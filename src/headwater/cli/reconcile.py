@@ -4,7 +4,11 @@ Merge-patch the annotation `reconcile.fluxcd.io/requestedAt=<RFC3339Nano>`, then
 controller reports `status.lastHandledReconcileAt` equal to that token with a settled Ready condition
 (True or False); print the revision fetched or applied, or fail with the Ready message. Every kind
 whose status records `lastHandledReconcileAt` has a leaf; `--with-source` reconciles the source the
-object reads first (`headwater.api.kinds.source_of`), for kinds that read one.
+object reads first (`headwater.api.kinds.source_of`), for kinds that read one. As in flux, a
+HelmRelease's source is the HelmChart it reads (`<namespace>-<name>` made from `spec.chart`, or a
+`chartRef` HelmChart), itself reconciled with its own source first; `reconcile helmrelease --force` and
+`--reset` put the same token in `reconcile.fluxcd.io/forceAt` and `…/resetAt` (a one-off install or
+upgrade; the failure counters reset). An OCI HelmRepository is static: there is nothing to reconcile.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.api.kinds import ALL_KINDS, reads_sources, source_of
+from headwater.api.kinds import ALL_KINDS, HELM_CHART, HELM_RELEASE, reads_sources, source_of
+from headwater.cli.columns import helm_release_revision, is_static
 from headwater.cli.common import (
     REQUESTED_AT,
     CliError,
@@ -40,6 +45,8 @@ if TYPE_CHECKING:
     from headwater.runtime.kube import KubeClient
 
 FIELD_MANAGER = "flux-client-side-apply"
+FORCE_AT = "reconcile.fluxcd.io/forceAt"
+RESET_AT = "reconcile.fluxcd.io/resetAt"
 
 
 class Budget:
@@ -81,7 +88,9 @@ async def wait_reconciled(client: KubeClient, kind: KindDef, name: str, namespac
     log("✔", f"{kind.kind} reconciliation completed")
     status = obj.get("status") or {}
     fetched = (status.get("artifact") or {}).get("revision")
-    if fetched:
+    if kind is HELM_RELEASE:
+        log("✔", f"applied revision {helm_release_revision(obj)}")
+    elif fetched:
         log("✔", f"fetched revision {fetched}")
     elif status.get("lastAppliedRevision"):
         log("✔", f"applied revision {status['lastAppliedRevision']}")
@@ -89,12 +98,12 @@ async def wait_reconciled(client: KubeClient, kind: KindDef, name: str, namespac
 
 
 async def request_reconcile(client: KubeClient, kind: KindDef, name: str, namespace: str,
-                            extra: dict[str, Any] | None = None) -> str:
-    """Set the requestedAt annotation (and any `extra` merge patch); the token it carries."""
+                            extra: dict[str, Any] | None = None, also: tuple[str, ...] = ()) -> str:
+    """Set the requestedAt annotation (and the `also` annotations, same token; any `extra` merge patch)."""
     from headwater.runtime.kube import NotFound
 
     token = rfc3339nano()
-    patch: dict[str, Any] = {"metadata": {"annotations": {REQUESTED_AT: token}}}
+    patch: dict[str, Any] = {"metadata": {"annotations": {key: token for key in (REQUESTED_AT, *also)}}}
     if extra:
         patch.update(extra)
     try:
@@ -105,39 +114,61 @@ async def request_reconcile(client: KubeClient, kind: KindDef, name: str, namesp
     return token
 
 
+def source_to_reconcile(kind: KindDef, obj: dict[str, Any]) -> tuple[KindDef, str, str] | None:
+    """What `--with-source` reconciles first: the object's source, or for a HelmRelease its HelmChart."""
+    meta, spec = obj["metadata"], obj.get("spec") or {}
+    chart = spec.get("chart") if kind is HELM_RELEASE else None
+    template = chart.get("spec") if isinstance(chart, dict) else None
+    if isinstance(template, dict):
+        source_namespace = (template.get("sourceRef") or {}).get("namespace") or meta["namespace"]
+        return HELM_CHART, str(source_namespace), f"{meta['namespace']}-{meta['name']}"
+    return source_of(kind, obj)
+
+
 async def reconcile_one(client: KubeClient, kind: KindDef, name: str, namespace: str, budget: Budget,
-                        with_source: bool = False) -> dict[str, Any]:
+                        with_source: bool = False, also: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """Request and wait for one reconciliation (of the object's source first, with `with_source`)."""
     obj = await get_object(client, kind, name, namespace)
     if is_suspended(obj):
         raise CliError(f"resource is suspended: {identify(kind, namespace, name)}")
+    if is_static(obj):
+        log("✔", "reconciliation not supported by the object")
+        return None
     if with_source:
-        source = source_of(kind, obj)
+        source = source_to_reconcile(kind, obj)
         if source is None:
             raise CliError(f"{identify(kind, namespace, name)} names no source that can be reconciled")
         source_kind, source_namespace, source_name = source
-        await reconcile_one(client, source_kind, source_name, source_namespace, budget)
+        if not source_kind.reconcilable:
+            source_id = identify(source_kind, source_namespace, source_name)
+            raise CliError(f"{identify(kind, namespace, name)} reads {source_id}, which cannot be reconciled")
+        await reconcile_one(client, source_kind, source_name, source_namespace, budget,
+                            with_source=source_kind is HELM_CHART)
     log("►", f"annotating {kind.kind} {name} in {namespace} namespace")
-    token = await request_reconcile(client, kind, name, namespace)
+    token = await request_reconcile(client, kind, name, namespace, also=also)
     log("✔", f"{kind.kind} annotated")
     return await wait_reconciled(client, kind, name, namespace, token, budget)
 
 
 def reconcile_leaf(kind: KindDef) -> click.Command:
-    """`reconcile <noun> NAME…` (with `--with-source` for kinds that read a source)."""
+    """`reconcile <noun> NAME…` (`--with-source` for kinds that read a source; HelmRelease `--force`, `--reset`)."""
 
     def leaf(names: tuple[str, ...], kubeconfig: str | None, context: str | None, namespace: str, timeout: str,
-             with_source: bool = False) -> None:
+             with_source: bool = False, force: bool = False, reset: bool = False) -> None:
         opts = make_options(kubeconfig, context, namespace, timeout)
+        also = (*((FORCE_AT,) if force else ()), *((RESET_AT,) if reset else ()))
 
         async def body(client: KubeClient) -> None:
             budget = Budget(opts)
             for name in names:
-                await reconcile_one(client, kind, name, opts.namespace, budget, with_source)
+                await reconcile_one(client, kind, name, opts.namespace, budget, with_source, also)
 
         run(opts, body)
 
     command: Any = cluster_options()(leaf)
+    if kind is HELM_RELEASE:
+        command = bool_flag("--reset", help="Reset the failure counters of the HelmRelease.")(command)
+        command = bool_flag("--force", help="Force a one-off install or upgrade of the HelmRelease.")(command)
     if reads_sources(kind):
         command = bool_flag("--with-source", help=f"Reconcile the {kind.kind}'s source first.")(command)
     command = click.argument("names", nargs=-1, required=True, shell_complete=complete_names(kind))(command)

@@ -3,7 +3,8 @@
 Resume also requests a reconciliation (the requestedAt annotation, in the same patch) and waits until
 each object handled it with Ready True (exit 1 naming the object otherwise). The kinds come from the
 registry: `suspend` for every kind whose spec has `suspend`, `resume` for those that also answer
-reconcile requests (`KindDef.suspendable`, `.reconcilable`).
+reconcile requests (`KindDef.suspendable`, `.reconcilable`). A static object (an OCI HelmRepository)
+is resumed without waiting: no controller reconciles it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from headwater.api.kinds import ALL_KINDS
+from headwater.cli.columns import is_static
 from headwater.cli.common import (
     REQUESTED_AT,
     CliError,
@@ -63,13 +65,15 @@ def resume_kind(kind: KindDef, names: tuple[str, ...], all_: bool, wait: bool, o
         budget = Budget(opts)
         pending: list[tuple[str, str]] = []
         for name in await names_or_all(client, kind, names, opts.namespace, all_):
-            await get_object(client, kind, name, opts.namespace)
+            static = is_static(await get_object(client, kind, name, opts.namespace))
             log("►", f"resuming {kind.cli_noun} {name} in {opts.namespace} namespace")
             token = rfc3339nano()
             await _patch(client, kind, name, opts.namespace,
                          {"spec": {"suspend": False}, "metadata": {"annotations": {REQUESTED_AT: token}}})
             log("✔", f"{kind.cli_noun} resumed")
-            if wait:
+            if static:  # an OCI HelmRepository: no controller answers, nothing to wait for
+                log("✔", "reconciliation not supported by the object")
+            elif wait:
                 await wait_reconciled(client, kind, name, opts.namespace, token, budget)
             else:
                 pending.append((name, token))

@@ -1,9 +1,13 @@
-"""`headwater trace`: which Kustomization and which source manage an object, and how they are doing.
+"""`headwater trace`: which Kustomization or HelmRelease and which source manage an object, and how they are doing.
 
 The kustomize controller labels everything it applies with `kustomize.toolkit.fluxcd.io/name` and
-`…/namespace`; trace follows those labels to the Kustomization, then its `spec.sourceRef` to the
-source, and prints flux's report: the object, the Kustomization (path, revision, Ready time and
-message) and the source (URL, branch or tag, revision, status), blocks separated by `---`.
+`…/namespace`, the helm controller with `helm.toolkit.fluxcd.io/name` and `…/namespace`; an object
+without them (a Pod, a ReplicaSet) is traced through its owner references to one that has them, as
+flux does. trace follows the labels to the Kustomization, then its `spec.sourceRef` to the source, and
+prints flux's report: the object, the Kustomization (path, revision, Ready time and message) and the
+source (URL, branch or tag, revision, status), blocks separated by `---`. For a HelmRelease the blocks
+are flux's Helm ones: the HelmRelease (target, revision), the HelmChart it made (`status.helmChart`:
+chart, version, revision) and the HelmRepository or GitRepository of its chart template.
 
 Objects are named as flux does: `trace NAME --kind K --api-version V`, or `trace KIND/NAME …`, or
 `trace KIND NAME …`, where KIND is resolved as kubectl resolves it (`headwater.cli.resources`): a
@@ -22,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from click.shell_completion import CompletionItem
 
-from headwater.api.kinds import KUSTOMIZATION, source_of
+from headwater.api.kinds import GIT_REPOSITORY, HELM_CHART, HELM_RELEASE, HELM_REPOSITORY, KUSTOMIZATION, source_of
 from headwater.cli.common import CliError, Options, cluster_options, condition, get_object, make_options, run
 from headwater.cli.names import COMPLETION_TIMEOUT, complete_object_names, context_param
 from headwater.cli.resources import ServedKind, resolve_kind, resolve_resource
@@ -35,6 +39,8 @@ NAMESPACE_LABEL = "kustomize.toolkit.fluxcd.io/namespace"
 HELM_NAME_LABEL = "helm.toolkit.fluxcd.io/name"
 HELM_NAMESPACE_LABEL = "helm.toolkit.fluxcd.io/namespace"
 WIDTH = 17  # flux aligns values after "Kustomization:   "
+HELM_WIDTH = 16  # … and in a HelmRelease's report after "HelmRepository: "
+MAX_OWNER_DEPTH = 8
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,8 @@ class Wanted:
     name: str
 
 
-def field(label: str, value: Any) -> str:
-    return f"{label + ':':<{WIDTH}}{value}"
+def field(label: str, value: Any, width: int = WIDTH) -> str:
+    return f"{label + ':':<{width}}{value}"
 
 
 def go_time(text: str) -> str:
@@ -58,22 +64,22 @@ def go_time(text: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S ") + moment.strftime("%z") + " " + zone
 
 
-def status_lines(obj: dict[str, Any], failed_wording: bool) -> list[str]:
+def status_lines(obj: dict[str, Any], failed_wording: bool, width: int = WIDTH) -> list[str]:
     ready = condition(obj, "Ready")
     if ready is None:
-        return [field("Status", "Unknown")]
+        return [field("Status", "Unknown", width)]
     when = go_time(str(ready.get("lastTransitionTime", "")))
     verb = "Last reconciliation failed at" if failed_wording and ready.get("status") == "False" \
         else "Last reconciled at"
-    return [field("Status", f"{verb} {when}"), field("Message", ready.get("message", ""))]
+    return [field("Status", f"{verb} {when}", width), field("Message", ready.get("message", ""), width)]
 
 
-def object_block(obj: dict[str, Any]) -> list[str]:
+def object_block(obj: dict[str, Any], width: int = WIDTH) -> list[str]:
     meta = obj["metadata"]
-    lines = [field("Object", f"{obj['kind']}/{meta['name']}")]
+    lines = [field("Object", f"{obj['kind']}/{meta['name']}", width)]
     if meta.get("namespace"):
-        lines.append(field("Namespace", meta["namespace"]))
-    return [*lines, field("Status", "Managed by Flux")]
+        lines.append(field("Namespace", meta["namespace"], width))
+    return [*lines, field("Status", "Managed by Flux", width)]
 
 
 def kustomization_block(ks: dict[str, Any]) -> list[str]:
@@ -85,21 +91,49 @@ def kustomization_block(ks: dict[str, Any]) -> list[str]:
     return lines + status_lines(ks, failed_wording=False)
 
 
-def source_block(source: dict[str, Any]) -> list[str]:
+def source_block(source: dict[str, Any], width: int = WIDTH) -> list[str]:
     spec, status = source.get("spec") or {}, source.get("status") or {}
-    lines = [field(source["kind"], source["metadata"]["name"]), field("Namespace", source["metadata"]["namespace"])]
+    lines = [field(source["kind"], source["metadata"]["name"], width),
+             field("Namespace", source["metadata"]["namespace"], width)]
     if spec.get("url"):
-        lines.append(field("URL", spec["url"]))
+        lines.append(field("URL", spec["url"], width))
     ref = spec.get("ref") or {}
     if ref.get("tag") or ref.get("semver"):
-        lines.append(field("Tag", ref.get("tag") or ref.get("semver")))
+        lines.append(field("Tag", ref.get("tag") or ref.get("semver"), width))
     elif ref.get("digest"):
-        lines.append(field("Digest", ref["digest"]))
+        lines.append(field("Digest", ref["digest"], width))
     elif ref.get("branch"):
-        lines.append(field("Branch", ref["branch"]))
+        lines.append(field("Branch", ref["branch"], width))
     if (status.get("artifact") or {}).get("revision"):
-        lines.append(field("Revision", status["artifact"]["revision"]))
-    return lines + status_lines(source, failed_wording=True)
+        lines.append(field("Revision", status["artifact"]["revision"], width))
+    return lines + status_lines(source, failed_wording=True, width=width)
+
+
+def helm_release_block(hr: dict[str, Any]) -> list[str]:
+    spec, status, w = hr.get("spec") or {}, hr.get("status") or {}, HELM_WIDTH
+    lines = [field("HelmRelease", hr["metadata"]["name"], w), field("Namespace", hr["metadata"]["namespace"], w)]
+    if spec.get("targetNamespace"):
+        lines.append(field("Target", spec["targetNamespace"], w))
+    lines.append(field("Revision", status.get("lastAttemptedRevision", ""), w))
+    return lines + status_lines(hr, failed_wording=False, width=w)
+
+
+def helm_chart_block(chart: dict[str, Any]) -> list[str]:
+    spec, status, w = chart.get("spec") or {}, chart.get("status") or {}, HELM_WIDTH
+    lines = [field("HelmChart", chart["metadata"]["name"], w), field("Namespace", chart["metadata"]["namespace"], w),
+             field("Chart", spec.get("chart", ""), w), field("Version", spec.get("version", ""), w)]
+    if (status.get("artifact") or {}).get("revision"):
+        lines.append(field("Revision", status["artifact"]["revision"], w))
+    return lines + status_lines(chart, failed_wording=False, width=w)
+
+
+def helm_repository_block(repository: dict[str, Any]) -> list[str]:
+    spec, status, w = repository.get("spec") or {}, repository.get("status") or {}, HELM_WIDTH
+    lines = [field("HelmRepository", repository["metadata"]["name"], w),
+             field("Namespace", repository["metadata"]["namespace"], w), field("URL", spec.get("url", ""), w)]
+    if (status.get("artifact") or {}).get("revision"):
+        lines.append(field("Revision", status["artifact"]["revision"], w))
+    return lines + status_lines(repository, failed_wording=False, width=w)
 
 
 # -- finding the object ----------------------------------------------------------------------------
@@ -124,17 +158,44 @@ async def fetch_object(client: KubeClient, api_version: str, kind: str, name: st
 # -- the report ------------------------------------------------------------------------------------
 
 
+async def managed_by(client: KubeClient, obj: dict[str, Any], name_label: str,
+                     namespace_label: str) -> tuple[str, str] | None:
+    """(namespace, name) in the labels of `obj` or of its owners, up the chain (flux's isOwnerManagedByFlux)."""
+    current, depth = obj, 0
+    while True:
+        labels = current["metadata"].get("labels") or {}
+        if labels.get(name_label):
+            return str(labels.get(namespace_label) or ""), str(labels[name_label])
+        owners = current["metadata"].get("ownerReferences") or []
+        if not owners or depth >= MAX_OWNER_DEPTH:
+            return None
+        owner = owners[0]
+        try:
+            current = await fetch_object(client, str(owner.get("apiVersion", "")), str(owner.get("kind", "")),
+                                         str(owner.get("name", "")), str(obj["metadata"].get("namespace") or ""))
+        except CliError:
+            return None
+        depth += 1
+
+
 async def trace_one(client: KubeClient, wanted: Wanted, namespace: str) -> str:
     obj = await fetch_object(client, wanted.api_version, wanted.kind, wanted.name, namespace)
-    labels = obj["metadata"].get("labels") or {}
     where = f"{obj['metadata'].get('namespace')}/{wanted.name}" if obj["metadata"].get("namespace") else wanted.name
-    if NAME_LABEL not in labels or NAMESPACE_LABEL not in labels:
-        if HELM_NAME_LABEL in labels:
-            raise CliError(f"{wanted.kind} '{where}' is managed by HelmRelease "
-                           f"'{labels.get(HELM_NAMESPACE_LABEL)}/{labels[HELM_NAME_LABEL]}': "
-                           "tracing HelmReleases is not supported yet")
-        raise CliError(f"{wanted.kind} '{where}' is not managed by Flux (no {NAME_LABEL} label)")
-    ks = await get_object(client, KUSTOMIZATION, labels[NAME_LABEL], labels[NAMESPACE_LABEL])
+    ks = await managed_by(client, obj, NAME_LABEL, NAMESPACE_LABEL)
+    if ks is not None:
+        blocks = await kustomization_report(client, obj, *ks)
+    else:
+        hr = await managed_by(client, obj, HELM_NAME_LABEL, HELM_NAMESPACE_LABEL)
+        if hr is None:
+            raise CliError(f"{wanted.kind} '{where}' is not managed by Flux (no {NAME_LABEL} or "
+                           f"{HELM_NAME_LABEL} label)")
+        blocks = await helm_report(client, obj, *hr)
+    return "\n" + "\n---\n".join("\n".join(block) for block in blocks) + "\n"
+
+
+async def kustomization_report(client: KubeClient, obj: dict[str, Any], namespace: str,
+                               name: str) -> list[list[str]]:
+    ks = await get_object(client, KUSTOMIZATION, name, namespace)
     blocks = [object_block(obj), kustomization_block(ks)]
     found = source_of(KUSTOMIZATION, ks)
     if found is not None:
@@ -142,7 +203,25 @@ async def trace_one(client: KubeClient, wanted: Wanted, namespace: str) -> str:
         source = await get_object(client, source_kind, source_name, source_namespace)
         source.setdefault("kind", source_kind.kind)
         blocks.append(source_block(source))
-    return "\n" + "\n---\n".join("\n".join(block) for block in blocks) + "\n"
+    return blocks
+
+
+async def helm_report(client: KubeClient, obj: dict[str, Any], namespace: str, name: str) -> list[list[str]]:
+    hr = await get_object(client, HELM_RELEASE, name, namespace)
+    blocks = [object_block(obj, HELM_WIDTH), helm_release_block(hr)]
+    chart_key = str((hr.get("status") or {}).get("helmChart") or "")
+    if chart_key:
+        chart_namespace, _, chart_name = chart_key.rpartition("/")
+        blocks.append(helm_chart_block(await get_object(client, HELM_CHART, chart_name, chart_namespace or namespace)))
+    ref = (((hr.get("spec") or {}).get("chart") or {}).get("spec") or {}).get("sourceRef") or {}
+    ref_namespace = str(ref.get("namespace") or namespace)
+    if ref.get("kind") == HELM_REPOSITORY.kind:
+        blocks.append(helm_repository_block(await get_object(client, HELM_REPOSITORY, ref["name"], ref_namespace)))
+    elif ref.get("kind") == GIT_REPOSITORY.kind:
+        repository = await get_object(client, GIT_REPOSITORY, ref["name"], ref_namespace)
+        repository.setdefault("kind", GIT_REPOSITORY.kind)
+        blocks.append(source_block(repository, width=len("GitRepository: ")))
+    return blocks
 
 
 async def wanted_objects(client: KubeClient, args: tuple[str, ...], kind: str | None,
@@ -207,7 +286,7 @@ def complete_traced(ctx: click.Context, param: click.Parameter, incomplete: str)
 @cluster_options()
 def trace(objects: tuple[str, ...], kind: str | None, api_version: str | None, kubeconfig: str | None,
           context: str | None, namespace: str | None, timeout: str | None) -> None:
-    """Show which Kustomization and source manage objects, and their last reconciliation."""
+    """Show which Kustomization or HelmRelease and source manage objects, and their last reconciliation."""
     opts: Options = make_options(kubeconfig, context, namespace, timeout)
 
     async def body(client: KubeClient) -> None:

@@ -3,7 +3,9 @@
 The objects come from `status.inventory.entries` (no listing of the cluster), printed as
 `Kind/namespace/name` (`Kind/name` for cluster-scoped objects) under the `Kustomization/ns/name` root
 with `├──`/`└──` branches. A Kustomization in the inventory is expanded with its own inventory,
-recursively (not when the parent applies to a remote cluster through `spec.kubeConfig`, as in flux).
+recursively (not when the parent applies to a remote cluster through `spec.kubeConfig`, as in flux);
+a HelmRelease with the objects of its release (its `status.inventory`: the rendered manifest and the
+chart's CRDs, as flux reads them from the Helm storage), unless it installs into a remote cluster.
 `--compact` keeps only Flux objects (groups under toolkit.fluxcd.io); `-o json|yaml` prints the tree
 as data (`resource` with cli-utils' ObjMetadata fields, `resources` for the children).
 """
@@ -15,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from headwater.api.kinds import KUSTOMIZATION
+from headwater.api.kinds import HELM_RELEASE, KUSTOMIZATION
 from headwater.cli.common import CliError, cluster_options, fail, get_object, make_options, run
 from headwater.cli.names import complete_names
 from headwater.cli.nouns import KindGroup, add_kind_leaf
 from headwater.pflag import bool_flag
 
 if TYPE_CHECKING:
+    from headwater.api.kinddef import KindDef
     from headwater.apply.objects import ObjMetadata
     from headwater.runtime.kube import KubeClient
 
@@ -69,29 +72,43 @@ def _node(meta: ObjMetadata) -> Node:
     return Node(meta.namespace, meta.name, meta.group, meta.kind)
 
 
-async def expand(client: KubeClient, node: Node, obj: dict[str, Any], compact: bool, seen: set[str]) -> None:
-    """Add the inventory of Kustomization `obj` under `node`, child Kustomizations expanded."""
+def inventory_of(kind: KindDef, obj: dict[str, Any]) -> list[ObjMetadata]:
+    """The objects of a Kustomization's or HelmRelease's `status.inventory`; CliError when it is malformed."""
     from headwater.apply import inventory
     from headwater.apply.objects import InvalidObject
 
-    seen.add(node.text)
     try:
-        entries = inventory.parse((obj.get("status") or {}).get("inventory"))
-        metas = [entry.meta for entry in entries]
+        return [entry.meta for entry in inventory.parse((obj.get("status") or {}).get("inventory"))]
     except (InvalidObject, KeyError) as err:
-        raise CliError(f"{KUSTOMIZATION.kind} '{node.namespace}/{node.name}': bad inventory: {err}") from err
+        meta = obj.get("metadata") or {}
+        raise CliError(f"{kind.kind} '{meta.get('namespace')}/{meta.get('name')}': bad inventory: {err}") from err
+
+
+def _is(meta: ObjMetadata, kind: KindDef) -> bool:
+    return meta.group == kind.group and meta.kind == kind.kind
+
+
+async def expand(client: KubeClient, node: Node, obj: dict[str, Any], compact: bool, seen: set[str]) -> None:
+    """Add the inventory of Kustomization `obj` under `node`, child Kustomizations and HelmReleases expanded."""
+    seen.add(node.text)
     remote = bool((obj.get("spec") or {}).get("kubeConfig"))
-    for meta in metas:
+    for meta in inventory_of(KUSTOMIZATION, obj):
         if compact and FLUX_GROUP_SUFFIX not in meta.group:
             continue
         child = _node(meta)
-        is_kustomization = meta.group == KUSTOMIZATION.group and meta.kind == KUSTOMIZATION.kind
-        if is_kustomization and child.text == node.text:
+        if _is(meta, KUSTOMIZATION) and child.text == node.text:
             continue
         node.children.append(child)
-        if is_kustomization and not remote and child.text not in seen:
+        if remote or child.text in seen:
+            continue
+        if _is(meta, KUSTOMIZATION):
             nested = await get_object(client, KUSTOMIZATION, meta.name, meta.namespace)
             await expand(client, child, nested, compact, seen)
+        elif _is(meta, HELM_RELEASE):
+            release = await get_object(client, HELM_RELEASE, meta.name, meta.namespace)
+            if not (release.get("spec") or {}).get("kubeConfig"):
+                child.children += [_node(each) for each in inventory_of(HELM_RELEASE, release)
+                                   if not compact or FLUX_GROUP_SUFFIX in each.group]
 
 
 @click.group(cls=KindGroup)
@@ -107,7 +124,7 @@ def tree() -> None:
 @cluster_options()
 def tree_kustomization(name: str | None, compact: bool, output: str | None, kubeconfig: str | None,
                        context: str | None, namespace: str | None, timeout: str | None) -> None:
-    """Print the inventory of a Kustomization, nested Kustomizations expanded (alias: ks)."""
+    """Print the inventory of a Kustomization, nested Kustomizations and HelmReleases expanded (alias: ks)."""
     opts = make_options(kubeconfig, context, namespace, timeout)
     if not name:
         fail("kustomization name is required")

@@ -81,3 +81,21 @@ async def wait_ready(client: KubeClient, kind: KindDef, name: str, namespace: st
         if str(err).startswith("timed out"):
             raise CliError(f"{err} (last status: {last[0]})") from err
         raise
+
+
+async def apply_and_wait(client: KubeClient, obj: Mapping[str, Any], kind: KindDef, deadline: Deadline, *,
+                         noun: str, applied: str, static: bool = False) -> dict[str, Any]:
+    """flux's create sequence: `► applying <noun>`, `✔ <applied> created|updated`, then wait for Ready.
+
+    A `static` object (an OCI HelmRepository: nothing to fetch, no status) is done once stored.
+    """
+    from headwater.cli.common import log
+
+    log("►", f"applying {noun}")
+    stored, created = await upsert(client, obj)
+    log("✔", f"{applied} {'created' if created else 'updated'}")
+    log("◎", f"waiting for {noun} reconciliation")
+    if static:
+        return stored
+    meta = obj["metadata"]
+    return await wait_ready(client, kind, meta["name"], meta["namespace"], deadline)

@@ -2,7 +2,8 @@
 
 Below the CLI on purpose: `headwater.install` (bootstrap's gotk-sync.yaml) builds the same objects, and
 no package may import `headwater.cli`. `fields` parses and checks what flags give, `objects` builds the
-GitRepository, Kustomization and Secret dicts flux builds, `goyaml` prints them as flux prints them.
+GitRepository, Kustomization and Secret dicts flux builds, `helm` the HelmRepository, HelmChart and
+HelmRelease ones, `goyaml` prints them as flux prints them.
 """
 
 from headwater.manifests.fields import (
@@ -16,6 +17,7 @@ from headwater.manifests.fields import (
     safe_relative_path,
 )
 from headwater.manifests.goyaml import dump, to_yaml
+from headwater.manifests.helm import helm_chart, helm_release, helm_repository, merge_values_files
 from headwater.manifests.objects import (
     basic_auth_data,
     git_reference,
@@ -35,7 +37,11 @@ __all__ = [
     "git_repository",
     "git_secret_data",
     "go_duration",
+    "helm_chart",
+    "helm_release",
+    "helm_repository",
     "kustomization",
+    "merge_values_files",
     "parse_depends_on",
     "parse_health_check",
     "parse_labels",

@@ -11,9 +11,12 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from headwater.api.kinds import KUSTOMIZATION, resolve
+
+if TYPE_CHECKING:
+    from urllib.parse import SplitResult
 
 GIT_SCHEMES: Final = ("ssh", "http", "https")
 #: The kinds `--source` may name: those a Kustomization's spec.sourceRef accepts.
@@ -143,16 +146,21 @@ def health_check_kind(text: str) -> tuple[str, str | None]:
     return flux.kind, flux.api_version
 
 
-def check_git_url(url: str) -> str:
-    """The scheme of a GitRepository URL; GenerateError for what source-controller cannot fetch."""
+def split_url(url: str, what: str) -> SplitResult:
+    """`url` split into its parts; GenerateError when it is missing or does not parse (`<what> parse failed`)."""
     from urllib.parse import urlsplit
 
     if not url:
         raise GenerateError("url is required")
     try:
-        parts = urlsplit(url)
+        return urlsplit(url)
     except ValueError as err:
-        raise GenerateError(f"git URL parse failed: {err}") from err
+        raise GenerateError(f"{what} parse failed: {err}") from err
+
+
+def check_git_url(url: str) -> str:
+    """The scheme of a GitRepository URL; GenerateError for what source-controller cannot fetch."""
+    parts = split_url(url, "git URL")
     if parts.scheme not in GIT_SCHEMES:
         hint = " (scp-like git@host:path URLs are not supported, use ssh://git@host/path)" if "@" in url else ""
         raise GenerateError(f"git URL scheme '{parts.scheme}' not supported, can be: ssh, http and https{hint}")

@@ -30,7 +30,7 @@ DECRYPTION_PROVIDERS: Final = ("sops",)
 DEFAULT_HEALTH_CHECK_TIMEOUT: Final = "2m"
 
 
-def _meta(name: str, namespace: str, labels: Mapping[str, str] | None) -> dict[str, Any]:
+def object_meta(name: str, namespace: str, labels: Mapping[str, str] | None) -> dict[str, Any]:
     check_name(name)
     check_name(namespace, "namespace")
     meta: dict[str, Any] = {"name": name, "namespace": namespace}
@@ -116,7 +116,7 @@ def git_repository(
     if timeout:
         spec["timeout"] = go_duration(timeout, "--fetch-timeout")
     return {"apiVersion": GIT_REPOSITORY.api_version, "kind": GIT_REPOSITORY.kind,
-            "metadata": _meta(name, namespace, labels),
+            "metadata": object_meta(name, namespace, labels),
             "spec": spec}
 
 
@@ -181,14 +181,14 @@ def kustomization(
     if retry_interval:
         spec["retryInterval"] = go_duration(retry_interval, "--retry-interval")
     return {"apiVersion": KUSTOMIZATION.api_version, "kind": KUSTOMIZATION.kind,
-            "metadata": _meta(name, namespace, labels),
+            "metadata": object_meta(name, namespace, labels),
             "spec": spec}
 
 
 def secret(name: str, namespace: str, string_data: Mapping[str, str], *,
            labels: Mapping[str, str] | None = None, secret_type: str | None = None) -> dict[str, Any]:
     """A Secret as flux's sourcesecret generator writes it: cleartext `stringData`, no type unless given."""
-    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(name, namespace, labels)}
+    obj: dict[str, Any] = {"apiVersion": "v1", "kind": "Secret", "metadata": object_meta(name, namespace, labels)}
     if string_data:
         obj["stringData"] = dict(string_data)
     if secret_type:
