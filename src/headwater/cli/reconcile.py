@@ -58,13 +58,20 @@ class Budget:
 
 
 def settled(obj: dict[str, Any], token: str) -> dict[str, Any] | None:
-    """The object once it handled `token` and its Ready condition is True or False for this generation."""
+    """The object once it handled `token` and its Ready condition is True or False for this generation.
+
+    Ready=False with a success reason (`UpgradeSucceeded`) while still Reconciling is a step on the way,
+    as kstatus sees it (in progress), not a failure.
+    """
     status = obj.get("status") or {}
     if status.get("lastHandledReconcileAt") != token:
         return None
     ready = condition(obj, "Ready")
     if ready is None or ready.get("status") not in ("True", "False"):
         return None
+    if ready.get("status") == "False" and str(ready.get("reason", "")).endswith("Succeeded") and \
+            (condition(obj, "Reconciling") or {}).get("status") == "True":
+        return None  # a step succeeded and the controller comes back at once (a forced upgrade): not a verdict
     generation = (obj.get("metadata") or {}).get("generation")
     observed = ready.get("observedGeneration", status.get("observedGeneration"))
     if generation is not None and observed is not None and observed != generation:

@@ -432,3 +432,20 @@ def test_events_for_a_helm_release_include_its_chart_and_source(monkeypatch: pyt
     assert result.exit_code == 0, result.output
     rows = [line.split("\t") for line in result.stdout.splitlines()[1:]]
     assert [row[3].strip() for row in rows] == objects
+
+
+@pytest.mark.parametrize(("conditions", "settled"), [
+    ([{"type": "Ready", "status": "True", "reason": "UpgradeSucceeded"}], True),
+    ([{"type": "Ready", "status": "False", "reason": "UpgradeFailed"}], True),
+    ([{"type": "Ready", "status": "False", "reason": "UpgradeFailed"},
+      {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry"}], True),
+    ([{"type": "Ready", "status": "False", "reason": "UpgradeSucceeded"},
+      {"type": "Reconciling", "status": "True", "reason": "ProgressingWithRetry"}], False),  # on its way
+    ([{"type": "Ready", "status": "Unknown", "reason": "Progressing"}], False),
+])
+def test_a_success_on_the_way_is_not_a_verdict(conditions: list[dict[str, str]], settled: bool) -> None:
+    from headwater.cli.reconcile import settled as settled_of
+
+    obj = {"metadata": {"generation": 1}, "status": {"lastHandledReconcileAt": "t", "observedGeneration": 1,
+                                                     "conditions": conditions}}
+    assert (settled_of(obj, "t") is not None) == settled
