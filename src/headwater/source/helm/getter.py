@@ -12,6 +12,7 @@ without user-info or query, never a credential.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import ssl
@@ -55,6 +56,9 @@ class Credentials:
     @property
     def has_basic(self) -> bool:
         return bool(self.username and self.password)
+
+    def basic_header(self) -> str:
+        return "Basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
 
     def sends_basic_to(self, url: str, repository_url: str) -> bool:
         """Helm's rule: the same scheme and host as the repository, or `passCredentials`."""
@@ -145,9 +149,9 @@ async def download(url: str, credentials: Credentials, *, repository_url: str, t
     try:
         async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)) as session:
             for _ in range(MAX_REDIRECTS + 1):
-                auth = aiohttp.BasicAuth(credentials.username or "", credentials.password or "") \
-                    if credentials.sends_basic_to(url, repository_url) else None
-                async with session.get(url, auth=auth, allow_redirects=False) as response:
+                headers = {"Authorization": credentials.basic_header()} \
+                    if credentials.sends_basic_to(url, repository_url) else {}
+                async with session.get(url, headers=headers, allow_redirects=False) as response:
                     if response.status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
                         url = urljoin(url, response.headers["Location"])
                         continue

@@ -133,15 +133,15 @@ class Registry:
         if scheme == "basic":
             if not creds.has_basic:
                 raise FetchError(f"{self.host} requires authentication and the repository has no credentials")
-            return "Basic " + base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+            return creds.basic_header()
         if scheme != "bearer":
             raise FetchError(f"{self.host} asks for an unsupported authentication scheme {scheme!r}")
         params = dict(_CHALLENGE.findall(challenge))
         realm = params.pop("realm", "")
         if urlsplit(realm).scheme not in ("http", "https"):
             raise FetchError(f"{self.host} gave an invalid token realm")
-        auth = aiohttp.BasicAuth(creds.username or "", creds.password or "") if creds.has_basic else None
-        async with session.get(f"{realm}?{urlencode(params)}", auth=auth) as response:
+        headers = {"Authorization": creds.basic_header()} if creds.has_basic else {}
+        async with session.get(f"{realm}?{urlencode(params)}", headers=headers) as response:
             if response.status != 200:
                 raise FetchError(f"token request to {urlsplit(realm).netloc} failed: {response.status}")
             body = await response.content.read(1 << 20)
