@@ -39,8 +39,8 @@ WATCH_LINE = re.compile(r'^apiserver_longrunning_requests\{(?P<labels>[^}]*)\} (
 #: What `controller all` with the greeter reads: the kinds of the built-in specs and the plug-in's.
 EXPECTED_WATCHES = {
     (kind.group, kind.plural)
-    for kind in (*(kind_named(k) for k in ("GitRepository", "OCIRepository", "Bucket", "ExternalArtifact",
-                                            "Kustomization", "HelmRelease", "HelmChart")), GREETING)
+    for kind in (*(kind_named(k) for k in ("GitRepository", "HelmRepository", "HelmChart", "OCIRepository", "Bucket",
+                                            "ExternalArtifact", "Kustomization", "HelmRelease")), GREETING)
 }
 
 

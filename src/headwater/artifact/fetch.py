@@ -56,6 +56,7 @@ __all__ = [
     "ArtifactTooLarge",
     "DigestMismatch",
     "DownloadFailed",
+    "LimitedReader",
     "UnsafeArchive",
     "extract_archive",
     "fetch_artifact",
@@ -163,8 +164,9 @@ class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-class _Limited:
-    """A reader that fails once more than ``limit`` bytes have been read through it."""
+class LimitedReader:
+    """A reader that fails (:class:`ArtifactTooLarge`) once more than ``limit`` bytes were read through it:
+    what stops a gzip bomb while a tar stream is read from it."""
 
     def __init__(self, raw: _Readable, limit: int | None, url: str) -> None:
         self.raw = raw
@@ -215,7 +217,7 @@ def _extract_members(archive: IO[bytes], root: Path, *, url: str, max_untar_size
     dir_modes: list[tuple[Path, int]] = []
     try:
         with gzip.GzipFile(fileobj=archive, mode="rb") as gz:
-            limited = _Limited(gz, stream_limit, url)
+            limited = LimitedReader(gz, stream_limit, url)
             with tarfile.open(fileobj=cast(IO[bytes], limited), mode="r|") as tar:
                 for member in tar:
                     entries += 1

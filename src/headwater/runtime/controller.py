@@ -8,6 +8,7 @@ its own conditions, a Ready message). Everything Flux objects have in common is 
 - which changes wake an object: creation, a new generation (spec change), a new
   `reconcile.fluxcd.io/requestedAt` token, a deletion; never our own status writes;
 - `spec.suspend` (nothing is done and nothing is recorded until resumed);
+- static objects (`Reconciler.is_static`, Flux's OCI HelmRepository): no finalizer, no status, no reconcile;
 - the finalizer `finalizers.fluxcd.io` (added first; on deletion `finalize` runs, then it is removed);
 - the outcome: success → Ready=True, `observedGeneration`, requeue at `spec.interval` with jitter;
   `ReconcileError`/any exception → Ready=False with its reason, Reconciling=True (ProgressingWithRetry),
@@ -25,6 +26,7 @@ A key is never reconciled by two workers at once (the work queue guarantees it).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import time
@@ -196,10 +198,14 @@ class Controller:
         requested_at = (meta.get("annotations") or {}).get(REQUESTED_AT)
         ctx = ReconcileContext(obj, self.kube, self.recorder, self.status_writer, log, requested_at)
 
+        spec = obj.get("spec") or {}
+        if self.reconciler.is_static(obj):
+            if not spec.get("suspend") or meta.get("deletionTimestamp"):
+                await self._make_static(key, ctx)
+            return
         if meta.get("deletionTimestamp"):
             await self._finalize(key, ctx)
             return
-        spec = obj.get("spec") or {}
         if spec.get("suspend"):
             self.metrics.record_suspend(self.reconciler.kind, key[1], key[0], True)
             log.info("Reconciliation is suspended for this object")
@@ -351,6 +357,16 @@ class Controller:
         meta["finalizers"] = finalizers
         meta["resourceVersion"] = updated["metadata"]["resourceVersion"]
         return True
+
+    async def _make_static(self, key: ObjectKey, ctx: ReconcileContext) -> None:
+        """Leave a static object as Flux leaves it: what was stored for it, our finalizer and its status
+        removed (once; an object already without them costs no write)."""
+        await self._finalize(key, ctx)  # first: it patches with the resourceVersion read
+        self.queue.forget(key)
+        status = ctx.obj.get("status") or {}
+        if status and not ctx.obj["metadata"].get("deletionTimestamp"):
+            with contextlib.suppress(NotFound):
+                await self.kube.patch_status(ctx.obj, dict.fromkeys(status), field_manager=self.field_manager)
 
     async def _finalize(self, key: ObjectKey, ctx: ReconcileContext) -> None:
         meta = ctx.obj["metadata"]

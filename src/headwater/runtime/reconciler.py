@@ -1,8 +1,9 @@
-"""The reconciler contract: one required method, three optional hooks with declared defaults.
+"""The reconciler contract: one required method, four optional hooks with declared defaults.
 
 controller-runtime's `Reconcile(ctx, req) (Result, error)` is the model. A headwater reconciler says
 which kind it reconciles (``api_version``, ``kind``) and implements ``reconcile``; the hooks below have
-defaults here, so the Controller calls them directly instead of probing with ``getattr`` and a new
+defaults here (``finalize``, ``close``, ``is_static``, ``retry_interval``), so the Controller calls
+them directly instead of probing with ``getattr`` and a new
 reconciler sees in one place what it may override.
 """
 
@@ -31,6 +32,15 @@ class Reconciler(ABC):
 
     async def close(self) -> None:  # noqa: B027 (an optional hook)
         """Release what the reconciler holds (connections, caches) when its controller stops."""
+
+    def is_static(self, obj: dict[str, Any]) -> bool:
+        """Whether ``obj`` is a static object the controller keeps no state for; default: never.
+
+        Flux's OCI HelmRepository is one: a holder of a URL and credentials that HelmCharts read, with no
+        finalizer and an empty status. For such an object the controller removes a finalizer and a status
+        left from before (calling ``finalize`` first) and does nothing else.
+        """
+        return False
 
     def retry_interval(self, obj: dict[str, Any]) -> float | None:
         """Seconds until a failed object is retried; ``None`` means exponential backoff (the default).

@@ -1,4 +1,4 @@
-"""Wire the source controller into a Manager: storage, artifact server, GitRepository controller.
+"""Wire the source controller into a Manager: storage, artifact server, GitRepository and Helm controllers.
 
 A GitRepository that includes others must be rebuilt as soon as an included one stores a new artifact;
 the watch declared below turns that status change into an immediate enqueue of its includers (found by
@@ -15,6 +15,7 @@ from headwater.artifact.storage import Storage, advertised_address
 from headwater.runtime.spec import SetupContext
 from headwater.runtime.watches import artifact_changed, referenced_by
 from headwater.source.gitrepository import GitRepositoryReconciler
+from headwater.source.helm.controller import setup_helm
 from headwater.source.spec import SPEC, SourceFlags
 
 INCLUDE = GIT_REPOSITORY.reference_at("spec", "include", "[]", "repository")
@@ -37,4 +38,5 @@ async def setup(ctx: SetupContext[SourceFlags]) -> None:
         "gitrepository", reconciler, options=ctx.options, field_manager=SPEC.process_name,
         watches=[referenced_by(INCLUDE, GIT_REPOSITORY.api_version, GIT_REPOSITORY.kind, when=artifact_changed)],
     )
+    setup_helm(ctx, store)  # after GitRepository: the first controller stays the GitRepository one
     ctx.manager.add_server("storage", ctx.flags.storage_addr or ":9090", create_app(store.root))

@@ -34,7 +34,7 @@ from headwater.artifact.ignore import tree_matcher
 from headwater.artifact.storage import Artifact, ObjectRef, Storage, StorageError
 from headwater.runtime import conditions as cond
 from headwater.runtime.controller import ReconcileContext
-from headwater.runtime.events import EVENT_TYPE_NORMAL, EVENT_TYPE_WARNING
+from headwater.runtime.events import EVENT_TYPE_NORMAL
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube import KubeClient, NotFound
 from headwater.runtime.metrics import REGISTRY
@@ -45,6 +45,7 @@ from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remot
 from headwater.source.git.transport import GitError, InvalidURL, open_remote, validate_url
 from headwater.source.git.verify import VerificationError, normalise_mode, verify
 from headwater.source.gitref import FetchPlan, GitRef, GitRefError, InvalidSemverRangeError, resolve_ref
+from headwater.source.stored import remove_stored, stored_intact
 
 API_VERSION = "source.toolkit.fluxcd.io/v1"
 KIND = "GitRepository"
@@ -96,7 +97,8 @@ class GitRepositoryReconciler(Reconciler):
         artifact = repo.status.artifact
         if artifact is not None and rev.same_revision(artifact.revision, plan.revision) \
                 and _observed_shaping(ctx.status) == shaping \
-                and await self._stored_intact(ctx, Artifact.from_dict(artifact.raw)):
+                and await stored_intact(ctx, self.store, ObjectRef(KIND, namespace, repo.name),
+                                        Artifact.from_dict(artifact.raw)):
             self._mark_stored(ctx, plan.revision)
             return Result()
 
@@ -135,28 +137,7 @@ class GitRepositoryReconciler(Reconciler):
 
     async def finalize(self, ctx: ReconcileContext) -> None:
         repo = GitRepository(ctx.obj)
-        ref = ObjectRef(KIND, repo.namespace, repo.name)
-        async with self.store.lock(ref):
-            await asyncio.to_thread(self.store.remove_all, ref)
-
-    async def _stored_intact(self, ctx: ReconcileContext, stored: Artifact) -> bool:
-        """Whether the stored artifact is still the file we wrote: one `lstat` when it is, its digest when
-        it changed (or after a restart). A modified file is removed (as Flux does), with a Warning event,
-        and the caller rebuilds it from the same revision; a missing one is rebuilt too."""
-        if self.store.unchanged(stored):
-            return True
-        if not self.store.exists(stored):
-            return False
-        if await asyncio.to_thread(self.store.intact, stored):
-            return True
-        repo = GitRepository(ctx.obj)
-        async with self.store.lock(ObjectRef(KIND, repo.namespace, repo.name)):
-            await asyncio.to_thread(self.store.remove, stored)
-        message = (f"failed to verify integrity of artifact: computed digest doesn't match '{stored.digest}'; "
-                   f"removed it, rebuilding it from revision '{stored.revision}'")
-        ctx.log.info(message)
-        ctx.event(EVENT_TYPE_WARNING, "ArtifactVerificationFailed", message, {"revision": stored.revision})
-        return False
+        await remove_stored(self.store, ObjectRef(KIND, repo.namespace, repo.name))
 
     def _store(self, ref: ObjectRef, revision: str, sha: str, checkout: Path, ignore: str | None) -> Artifact:
         """Archive the checkout as `<commit>.tar.gz`, then collect the object's old artifacts."""

@@ -195,12 +195,14 @@ def harness_options(**overrides: Any) -> ControllerOptions:
 
 
 async def start_rig(controller: str, fake: FakeKube, *, options: ControllerOptions | None = None,
-                    storage: Path | None = None, storage_address: str = "", **flags: Any) -> Rig:
+                    storage: Path | None = None, storage_address: str = "", kind: str | None = None,
+                    **flags: Any) -> Rig:
     """THE factory: install the named controller ("kustomize", "source") over `fake`, informers synced.
 
     The controller is wired by its own spec (`ControllerSpec.install`), as `headwater controller <name>`
     does; `flags` are its own flags by field name (`no_remote_bases`, ...); `storage` is the source
-    controller's storage root, advertised as `storage_address`.
+    controller's storage root, advertised as `storage_address`; `kind` picks which of the process's
+    controllers the rig drives (default: its first, e.g. the source controller's GitRepository one).
     """
     from headwater.controllers import discover
 
@@ -210,7 +212,8 @@ async def start_rig(controller: str, fake: FakeKube, *, options: ControllerOptio
     options = options or harness_options()
     manager = Manager(spec.process_name, fake, options)
     await spec.install(manager, options, spec.flags(**flags))
-    (running,) = manager.controllers
+    running = manager.controllers[0] if kind is None else \
+        next(c for c in manager.controllers if c.reconciler.kind == kind)
     informers = [*manager.cache.informers, *(i for i in manager.informers if i not in manager.cache.informers)]
     return await rig_of(fake, running, informers)
 

@@ -1,0 +1,98 @@
+"""A chart directory inside a source artifact (`HelmChart.spec.chart` of a GitRepository), read confined.
+
+The path is cleaned as a path inside the artifact; one that climbs out (`../x`) is refused, naming
+`spec.chart`. The directory is read as Helm's `LoadDir` reads it, within the same bounds as an archive:
+`.helmignore` patterns (gitignore syntax) leave files out, symlinks are never followed (the source
+archiver writes none; one found here refuses the chart), each file and the sum are bounded, and Chart.yaml
+is checked. Dependencies come from `charts/` only (subchart directories or archives, as the files are);
+a dependency Chart.yaml lists that is not there would need a download from another repository, which is
+not done here: the chart is refused with a message that says so (Flux's dependency manager would fetch it).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import stat
+from pathlib import Path
+
+from headwater.artifact.ignore import Matcher, read_patterns
+from headwater.source.helm.archive import CHART_FILE, Chart, ChartError, SizeBudget, chart_from_files
+from headwater.source.helm.limits import DEFAULT_LIMITS, HelmLimits
+from headwater.source.helm.values import ValuesError, clean
+
+__all__ = ["DependencyMissing", "chart_directory", "read_directory"]
+
+HELMIGNORE = ".helmignore"
+
+
+class DependencyMissing(ChartError):
+    """Chart.yaml lists a dependency that `charts/` does not hold."""
+
+
+def chart_directory(source_root: Path, chart_path: str) -> Path:
+    """The chart's directory for `spec.chart` below the extracted source, or a refusal."""
+    try:
+        cleaned = clean(chart_path, "spec.chart")
+    except ValuesError as err:
+        raise ChartError(str(err)) from err
+    directory = source_root / cleaned if cleaned != "." else source_root
+    current = source_root
+    for part in ([] if cleaned == "." else cleaned.split("/")):
+        current = current / part
+        try:
+            info = current.lstat()
+        except FileNotFoundError:
+            raise ChartError(f"spec.chart: path '{chart_path}' not found in the source artifact") from None
+        if stat.S_ISLNK(info.st_mode):
+            raise ChartError(f"spec.chart: path '{chart_path}' passes through a symlink")
+    if not directory.is_dir():
+        raise ChartError(f"spec.chart: path '{chart_path}' is not a directory in the source artifact")
+    return directory
+
+
+def read_directory(directory: Path, *, label: str, limits: HelmLimits = DEFAULT_LIMITS) -> Chart:
+    """The chart in `directory` (see the module docstring)."""
+    ignore_file = directory / HELMIGNORE
+    matcher = Matcher.of(read_patterns(ignore_file.read_bytes())) if ignore_file.is_file() else None
+    files: dict[str, bytes] = {}
+    budget = SizeBudget(label, limits)
+    for dirpath, dirnames, filenames in os.walk(directory, followlinks=False):
+        relative_dir = Path(dirpath).relative_to(directory).as_posix()
+        base = () if relative_dir == "." else tuple(relative_dir.split("/"))
+        for name in sorted(dirnames):
+            if stat.S_ISLNK(os.lstat(os.path.join(dirpath, name)).st_mode):
+                raise ChartError(f"{label}: {posixpath.join(*base, name)} is a symlink")
+            if matcher is not None and matcher.excludes((*base, name), True):
+                dirnames.remove(name)
+        for name in sorted(filenames):
+            parts = (*base, name)
+            path = "/".join(parts)
+            if matcher is not None and matcher.excludes(parts, False) and path != CHART_FILE:
+                continue
+            info = os.lstat(os.path.join(dirpath, name))
+            if not stat.S_ISREG(info.st_mode):
+                raise ChartError(f"{label}: {path} is not a regular file (symlinks are not followed)")
+            budget.add(path, info.st_size)
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with os.fdopen(fd, "rb") as f:
+                files[path] = f.read(limits.max_chart_file_size + 1)
+    if CHART_FILE not in files:
+        raise ChartError(f"{label}: no Chart.yaml in the chart directory")
+    chart = chart_from_files(files, label, limits)
+    _check_dependencies(chart, label)
+    return chart
+
+
+def _check_dependencies(chart: Chart, label: str) -> None:
+    """Every dependency Chart.yaml lists must be in `charts/` (a directory or an archive of that name)."""
+    present = {path.split("/")[1] for path in chart.files if path.startswith("charts/")}
+    for position, dependency in enumerate(chart.metadata.get("dependencies") or []):
+        if not isinstance(dependency, dict) or not isinstance(dependency.get("name"), str):
+            raise ChartError(f"{label}/Chart.yaml: dependencies[{position}] has no name")
+        name = dependency["name"]
+        if name not in present and not any(p.startswith(f"{name}-") and p.endswith(".tgz") for p in present):
+            repository = dependency.get("repository") or ""
+            raise DependencyMissing(
+                f"{label}/Chart.yaml: dependency '{name}' ({repository or 'no repository'}) is not in charts/; "
+                "downloading dependencies from other repositories is not supported yet: vendor it into charts/")
