@@ -1,9 +1,10 @@
 """The CLI's Helm nouns against the real control plane: HelmRepository, HelmChart and HelmRelease objects.
 
 The CLI runs as a user runs it (a subprocess); the helm controller and its engine run in this process
-for the commands that wait for a release. No controller answers HelmRepository or HelmChart objects
-here, so the commands that wait for those are checked for their timeout message, the rest (export,
-get, suspend, resume of a static OCI repository, delete) act on the objects themselves.
+for the commands that wait for a release. The HelmRepository and HelmChart objects that would need a
+network fetch are labelled `headwater.dev/isolated-source` (the session's source controller, if another
+test started it, leaves them alone), so the commands that wait for those are checked for their timeout
+message, the rest (export, get, suspend, resume of a static OCI repository, delete) act on the objects.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tests.cluster.test_helmrelease import HR_API, SRC_API, condition, publish_c
 from tests.helm_charts import write_chart
 from tests.waiting import wait_for
 
+ISOLATED = "headwater.dev/isolated-source=cli"  # left alone by the session-wide source controller
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 
@@ -44,8 +46,8 @@ async def test_helm_sources_created_exported_listed_suspended_and_deleted(
 
     # Credentials go into helm-<name>, referenced by the source; no controller fetches the index here.
     created = await cli(kc, "create", "source", "helm", "charts", "--url=https://charts.example.com/stable",
-                        "--interval=30m", "--label=team=a", "-u", "reader", "-p", "s3cr3t", "--pass-credentials",
-                        "-n", ns, "--timeout=3s")
+                        "--interval=30m", "--label=team=a", f"--label={ISOLATED}", "-u", "reader", "-p", "s3cr3t",
+                        "--pass-credentials", "-n", ns, "--timeout=3s")
     one_error_line(created, f"HelmRepository '{ns}/charts'")
     assert "s3cr3t" not in created.out + created.err
     assert "✔ authentication configured" in created.err
@@ -60,7 +62,7 @@ async def test_helm_sources_created_exported_listed_suspended_and_deleted(
     assert oci.err.strip().endswith("✔ HelmRepository source reconciliation completed")
 
     chart = await cli(kc, "create", "source", "chart", "podinfo", "--source=HelmRepository/charts", "--chart=podinfo",
-                      "--chart-version=6.x", "-n", ns, "--timeout=2s")
+                      "--chart-version=6.x", f"--label={ISOLATED}", "-n", ns, "--timeout=2s")
     one_error_line(chart, f"HelmChart '{ns}/podinfo'")
     assert (await kube.get(SRC_API, "HelmChart", "podinfo", ns))["spec"]["version"] == "6.x"
 
