@@ -117,8 +117,10 @@ class GitRepositoryReconciler(Reconciler):
             for include, source in includes:
                 await asyncio.to_thread(self._copy_include, include, source, checkout)
             ref = ObjectRef(KIND, namespace, repo.name)
+            previous = Artifact.from_dict(artifact.raw) if artifact is not None else None
             async with self.store.lock(ref):
-                stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout, spec.ignore)
+                stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout, spec.ignore,
+                                                 previous)
         status = ctx.status
         status["artifact"] = stored.to_dict()
         status.pop("url", None)  # GitRepository v1 has no status.url (Flux removed the latest link)
@@ -158,12 +160,15 @@ class GitRepositoryReconciler(Reconciler):
         ctx.event(EVENT_TYPE_WARNING, "ArtifactVerificationFailed", message, {"revision": stored.revision})
         return False
 
-    def _store(self, ref: ObjectRef, revision: str, sha: str, checkout: Path, ignore: str | None) -> Artifact:
-        """Archive the checkout as `<commit>.tar.gz`, then collect the object's old artifacts."""
+    def _store(self, ref: ObjectRef, revision: str, sha: str, checkout: Path, ignore: str | None,
+               previous: Artifact | None) -> Artifact:
+        """Archive the checkout as `<commit>.tar.gz`, then collect the object's old artifacts, except
+        `previous`: the status names it until this reconcile writes the new one, and consumers reading
+        that status must still be able to download it (a fault test caught 404s in that gap)."""
         try:
             artifact = self.store.new_artifact(ref, revision, f"{sha}.tar.gz")
             stored = self.store.archive(artifact, checkout, tree_matcher(checkout, ignore))
-            self.store.garbage_collect(stored)
+            self.store.garbage_collect(stored, keep=[previous])
         except (StorageError, OSError) as err:
             raise ReconcileError("ArchiveOperationFailed", f"failed to store the artifact: {err}") from err
         return stored
