@@ -193,6 +193,7 @@ class Workload:
         self.labels = {ISOLATED: namespace, ISOLATED_SOURCE: namespace}
         self.selector = f"{ISOLATED}={namespace}"
         self.marker = 0
+        self.last_request = ""
 
     def controllers(self, kubeconfig: Path, workdir: Path, source_flags: Sequence[str] = ()) -> harness.Controllers:
         """The source and kustomize controllers as processes, watching only this workload; the source
@@ -231,6 +232,7 @@ class Workload:
     async def request_reconcile(self) -> None:
         """Ask the source controller to look at Git now (`flux reconcile source git`)."""
         stamp = datetime.now(UTC).isoformat(timespec="microseconds")
+        self.last_request = stamp
         await patiently(lambda: self.kube.patch(SRC_API, "GitRepository", "repo",
                                                 {"metadata": {"annotations": {REQUESTED_AT: stamp}}},
                                                 namespace=self.namespace), "requesting a reconcile")

@@ -25,6 +25,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from headwater.api.duration import format_seconds
 from headwater.api.models.common import Artifact as ArtifactView
 from headwater.api.models.source import GitRepository, GitRepositoryInclude, GitRepositoryRef, GitRepositorySpec
 from headwater.api.validation import refuse_unreadable
@@ -42,7 +43,7 @@ from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError
 from headwater.source.git.auth import GitAuthError, ProxyConfig, auth_from_secret, proxy_from_secret, secret_values
 from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote, submodule_urls
-from headwater.source.git.transport import GitError, InvalidURL, open_remote, validate_url
+from headwater.source.git.transport import GitError, InvalidURL, open_remote, redact, validate_url
 from headwater.source.git.verify import VerificationError, normalise_mode, verify
 from headwater.source.gitref import FetchPlan, GitRef, GitRefError, InvalidSemverRangeError, resolve_ref
 
@@ -89,7 +90,7 @@ class GitRepositoryReconciler(Reconciler):
         except InvalidSemverRangeError as err:
             raise TerminalError("GitOperationFailed", str(err)) from err
         except (GitError, GitRefError, TimeoutError) as err:
-            raise self._fetch_failed(ctx, err) from err
+            raise self._fetch_failed(ctx, err, url, timeout) from err
         includes = self._includes(ctx, repo)
         shaping = _shaping_inputs(spec, includes)
 
@@ -112,7 +113,7 @@ class GitRepositoryReconciler(Reconciler):
                                       spec.sparse_checkout or None, spec.recurse_submodules),
                     timeout)
             except (GitError, TimeoutError) as err:
-                raise self._fetch_failed(ctx, err) from err
+                raise self._fetch_failed(ctx, err, url, timeout) from err
             await self._verify(ctx, repo, commit)
             for include, source in includes:
                 await asyncio.to_thread(self._copy_include, include, source, checkout)
@@ -277,10 +278,11 @@ class GitRepositoryReconciler(Reconciler):
         cond.mark_true(conds, cond.ARTIFACT_IN_STORAGE_CONDITION, "Succeeded", message, generation=gen)
         cond.mark_ready(conds, message, "Succeeded", generation=gen)
 
-    def _fetch_failed(self, ctx: ReconcileContext, err: Exception) -> ReconcileError:
+    def _fetch_failed(self, ctx: ReconcileContext, err: Exception, url: str, timeout: float) -> ReconcileError:
         """Record FetchFailed and return the error to raise (Ready=False with the same reason)."""
         reason = getattr(err, "reason", "GitOperationFailed")
-        message = str(err) if not isinstance(err, TimeoutError) else "Git operation timed out (spec.timeout)"
+        message = str(err) if not isinstance(err, TimeoutError) else \
+            f"Git operation on {redact(url)} timed out after {format_seconds(timeout)} (spec.timeout)"
         cond.mark_true(ctx.conditions, cond.FETCH_FAILED_CONDITION, reason, message, generation=ctx.generation)
         return ReconcileError(reason, message)
 
