@@ -263,6 +263,14 @@ class Workload:
         found = await patiently(lambda: owned(self.kube, self.namespace), "listing owned objects")
         figures.problems += [f"{label}: {p}" for p in check(items, found, want, figures)]
 
+    async def failed_after(self, stamp: str) -> dict[str, Any] | None:
+        """The GitRepository, once the reconcile asked for at `stamp` ended with Ready=False."""
+        repo = await self.source()
+        status = repo.get("status") or {}
+        if status.get("lastHandledReconcileAt") == stamp and (ready(repo) or {}).get("status") == "False":
+            return repo
+        return None
+
     async def bystander_untouched(self) -> bool:
         bystander = await self.kube.get("v1", "ConfigMap", "bystander", self.namespace)
         return bool(bystander.get("data") == {"keep": "me"})
@@ -336,6 +344,12 @@ class ArtifactWatch:
     def summary(self) -> str:
         return (f", artifact downloads {self.checks} ({self.verified} digest verified, {self.unavailable} refused "
                 f"while down, {self.superseded} superseded, {len(self.bad)} bad)")
+
+
+async def served(url: str, digest: str) -> bool:
+    """Whether `url` answers 200 with bytes of that digest."""
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        return response.status == 200 and "sha256:" + hashlib.sha256(await response.read()).hexdigest() == digest
 
 
 async def kill(process: harness.ControllerProcess) -> None:

@@ -15,13 +15,11 @@ CI runs each fault once; `HEADWATER_FAULT_GIT_ROUNDS=N` repeats the list.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from headwater.devcluster.cluster import ClusterInfo
@@ -29,7 +27,8 @@ from headwater.devcluster.gitrepos import RepoBuilder
 from headwater.devcluster.gitserver_http import HttpAuth
 from headwater.runtime import conditions as cond
 from headwater.runtime.kube import KubeClient
-from tests.cluster.faultkit import ArtifactWatch, Figures, Workload, desired, expected, owned, ready, wait_until
+from tests.cluster import faultkit
+from tests.cluster.faultkit import ArtifactWatch, Figures, Workload, desired, expected, owned, wait_until
 from tests.cluster.gitfaults import Fault, FaultyGit
 from tests.integration.conftest import HttpFactory
 from tests.secrets_scan import PlantSecret
@@ -50,21 +49,6 @@ FAULTS: dict[Fault, str] = {
     Fault("truncate", "pack"): "ended early",
     Fault("cut", "pack"): "broke in the middle of the response",
 }
-
-
-async def failed(workload: Workload, stamp: str) -> dict[str, Any] | None:
-    """The GitRepository's Ready condition once the reconcile asked for at `stamp` failed."""
-    repo = await workload.source()
-    status = repo.get("status") or {}
-    condition = ready(repo) or {}
-    if status.get("lastHandledReconcileAt") == stamp and condition.get("status") == "False":
-        return repo
-    return None
-
-
-async def served(url: str, digest: str) -> bool:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        return response.status == 200 and "sha256:" + hashlib.sha256(await response.read()).hexdigest() == digest
 
 
 async def test_git_server_faults_keep_the_last_artifact_and_prune_nothing(
@@ -98,7 +82,7 @@ async def test_git_server_faults_keep_the_last_artifact_and_prune_nothing(
                     await git.set(fault)
                     await workload.request_reconcile()
                     stamp = workload.last_request
-                    repo_obj = await wait_until(lambda s=stamp: failed(workload, s),  # type: ignore[misc]
+                    repo_obj = await wait_until(lambda s=stamp: workload.failed_after(s),  # type: ignore[misc]
                                                 f"{label}: GitRepository Ready=False", timeout=60)
                     figures.faults += 1
                     failed_requests += git.injected - injected
@@ -108,7 +92,7 @@ async def test_git_server_faults_keep_the_last_artifact_and_prune_nothing(
                     figures.problems += check_failure(label, repo_obj, url, phrase, password)
                     if repo_obj["status"]["artifact"] != good:
                         figures.problems.append(f"{label}: the artifact changed: {repo_obj['status']['artifact']}")
-                    if not await served(good["url"], good["digest"]):
+                    if not await faultkit.served(good["url"], good["digest"]):
                         figures.problems.append(f"{label}: the last good artifact is not served")
                     items = await workload.applied(revision)  # still Ready at the old revision ...
                     if items is None:

@@ -18,6 +18,7 @@ defaults (the 60 s timeout, the HEAD verification mode) are the API's; status is
 from __future__ import annotations
 
 import asyncio
+import errno
 import shutil
 import tempfile
 from pathlib import Path
@@ -119,9 +120,13 @@ class GitRepositoryReconciler(Reconciler):
                 await asyncio.to_thread(self._copy_include, include, source, checkout)
             ref = ObjectRef(KIND, namespace, repo.name)
             previous = Artifact.from_dict(artifact.raw) if artifact is not None else None
-            async with self.store.lock(ref):
-                stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout, spec.ignore,
-                                                 previous)
+            try:
+                async with self.store.lock(ref):
+                    stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout,
+                                                     spec.ignore, previous)
+            except ReconcileError as err:
+                cond.mark_true(conds, cond.STORAGE_OPERATION_FAILED_CONDITION, err.reason, str(err), generation=gen)
+                raise
         status = ctx.status
         status["artifact"] = stored.to_dict()
         status.pop("url", None)  # GitRepository v1 has no status.url (Flux removed the latest link)
@@ -171,7 +176,9 @@ class GitRepositoryReconciler(Reconciler):
             stored = self.store.archive(artifact, checkout, tree_matcher(checkout, ignore))
             self.store.garbage_collect(stored, keep=[previous])
         except (StorageError, OSError) as err:
-            raise ReconcileError("ArchiveOperationFailed", f"failed to store the artifact: {err}") from err
+            raise ReconcileError(cond.ARCHIVE_OPERATION_FAILED_REASON,
+                                 f"unable to archive artifact to storage: {storage_problem(err, self.store.root)}"
+                                 ) from err
         return stored
 
     # -- steps -------------------------------------------------------------------------------------
@@ -311,6 +318,17 @@ class GitRepositoryReconciler(Reconciler):
             return proxy_from_secret(secret)
         except GitAuthError as err:
             raise TerminalError("AuthenticationFailed", str(err)) from err
+
+
+def storage_problem(err: Exception, root: Path) -> str:
+    """What went wrong with the storage, in words (the path is the controller's own `--storage-path`)."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left in the artifact storage {root} ({err.strerror}); the previous artifact is kept"
+    if isinstance(err, OSError) and err.errno == errno.EFBIG:
+        return f"file size limit reached writing to the artifact storage {root} ({err.strerror})"
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror} in the artifact storage {root}"
+    return str(err)
 
 
 def _shaping_inputs(spec: GitRepositorySpec, includes: list[tuple[GitRepositoryInclude, ArtifactView]]
