@@ -364,7 +364,8 @@ class Controllers:
     """The source and kustomize controllers as processes, with the apiserver, measured together."""
 
     def __init__(self, kubeconfig: Path, workdir: Path, apiserver: psutil.Process | None, *,
-                 label_selector: str, concurrent: int | None = None, profile_dir: Path | None = None) -> None:
+                 label_selector: str, concurrent: int | None = None, profile_dir: Path | None = None,
+                 extra: Sequence[str] = (), source_extra: Sequence[str] = ()) -> None:
         ports = PortAllocator()  # one allocator: distinct ports for the storage and both controllers
         port = ports.allocate()
         storage = ["--storage-path", str(workdir / "storage"), "--storage-addr", f"127.0.0.1:{port}",
@@ -372,10 +373,11 @@ class Controllers:
         if profile_dir is not None:
             profile_dir.mkdir(parents=True, exist_ok=True)
         self.source = ControllerProcess("source", kubeconfig, workdir, concurrent=concurrent,
-                                        label_selector=label_selector, extra=storage, profile_dir=profile_dir,
-                                        ports=ports)
+                                        label_selector=label_selector, extra=[*storage, *extra, *source_extra],
+                                        profile_dir=profile_dir, ports=ports)
         self.kustomize = ControllerProcess("kustomize", kubeconfig, workdir, concurrent=concurrent,
-                                           label_selector=label_selector, profile_dir=profile_dir, ports=ports)
+                                           label_selector=label_selector, extra=extra, profile_dir=profile_dir,
+                                           ports=ports)
         self.all = (self.source, self.kustomize)
         self.apiserver = apiserver
 

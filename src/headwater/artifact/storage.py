@@ -19,7 +19,10 @@ consumers read ``status.artifact`` and download ``url``, so both must look exact
   artifact is stored, every other file older than the TTL is deleted, and of the rest only the newest
   ``records`` (the current one counted and always kept) survive; lock files go with their artifact,
   symlinks are left alone. Flux's implementation double-counts when both rules apply and can keep one
-  file too many; the rule above is what it documents and intends.
+  file too many; the rule above is what it documents and intends. The artifact the object's status
+  still names (``keep``) is kept like the current one: the status moves to the new artifact only after
+  the store, and consumers read the old one until then (Flux collects before it stores, with the status
+  artifact as the current one, to the same effect).
 * Integrity: :meth:`Storage.intact` tells whether an artifact's file is still what was stored. The
   store remembers the ``stat`` of every file it wrote (inode, size, mtime and ctime in nanoseconds;
   ctime cannot be set back by hand), so the check on every reconcile is one ``lstat``; the full digest
@@ -435,13 +438,16 @@ class Storage:
 
     # -- garbage collection -----------------------------------------------------------------------------
 
-    def garbage_files(self, artifact: Artifact, *, now: float | None = None) -> list[Path]:
+    def garbage_files(self, artifact: Artifact, *, now: float | None = None,
+                      keep: Iterable[Artifact | None] = ()) -> list[Path]:
         """The files GC would delete for ``artifact``'s object, oldest first.
 
-        Leftover temporary files (from an interrupted write) are removed once older than the TTL and never
-        count as one of the retained records.
+        ``keep``: other artifacts of the object that must survive as the current one does (the one its
+        status names until the status is written). Leftover temporary files (from an interrupted write)
+        are removed once older than the TTL and never count as one of the retained records.
         """
         current = self.local_path(artifact.path)
+        protected = {current} | {self.local_path(k.path) for k in keep if k is not None}
         now = time.time() if now is None else now
         files: list[tuple[float, str, Path]] = []
         try:
@@ -456,25 +462,26 @@ class Storage:
         garbage: list[Path] = []
         kept: list[Path] = []
         for mtime, name, path in files:
-            if path != current and now - mtime > self.retention_ttl:
+            if path not in protected and now - mtime > self.retention_ttl:
                 garbage.append(path)
-            elif not name.startswith(TEMP_PREFIX) or path == current:
+            elif not name.startswith(TEMP_PREFIX) or path in protected:
                 kept.append(path)
         excess = len(kept) - max(self.retention_records, 0)
         for path in kept:
             if excess <= 0:
                 break
-            if path != current:
+            if path not in protected:
                 garbage.append(path)
                 excess -= 1
         order = {path: i for i, (_, _, path) in enumerate(files)}
         return sorted(garbage, key=order.__getitem__)
 
-    def garbage_collect(self, artifact: Artifact, *, now: float | None = None) -> list[Path]:
+    def garbage_collect(self, artifact: Artifact, *, now: float | None = None,
+                        keep: Iterable[Artifact | None] = ()) -> list[Path]:
         """Delete what :meth:`garbage_files` names (and their lock files); return what was deleted."""
         deleted: list[Path] = []
         errors: list[str] = []
-        for path in self.garbage_files(artifact, now=now):
+        for path in self.garbage_files(artifact, now=now, keep=keep):
             self._known.pop(path, None)
             try:
                 path.unlink()

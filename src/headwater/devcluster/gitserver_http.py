@@ -274,6 +274,13 @@ class GitHttpServer:
         try:
             loop.run_forever()
         finally:
+            # Requests still in flight (a client killed mid-fetch) finish their clean-up on this loop:
+            # left pending, their http-backend transports would be closed after the loop is gone.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=10))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
@@ -369,6 +376,7 @@ class GitHttpServer:
         child = await asyncio.create_subprocess_exec(
             str(HTTP_BACKEND), env=self._environment(request, user),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=self._backend_log,
+            start_new_session=True,  # its own process group: `_kill` stops the git upload-pack it runs too
         )
         self._children.add(child)
         feeder = asyncio.create_task(self._feed(request, child, repo, scanner))
@@ -400,6 +408,12 @@ class GitHttpServer:
             if child.returncode is None:
                 _kill(child)
             await child.wait()
+            # A client that went away mid-pack leaves output unread, and asyncio closes the child's
+            # transport only once its pipes reached EOF: unread, it would be closed by the garbage
+            # collector after the loop is gone ("Event loop is closed" at interpreter exit).
+            if child.stdout is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(child.stdout.read(), 10)
             self._children.discard(child)
 
     async def _feed(
@@ -423,11 +437,13 @@ class GitHttpServer:
 
 
 def _kill(child: asyncio.subprocess.Process) -> None:
-    """SIGKILL without `Process.kill()`, whose `Popen.poll()` would reap the child behind the back of
-    asyncio's child watcher (which then logs "Unknown child process" and reports 255). Until the
-    watcher reaps it, the pid cannot be reused, so signalling it directly is safe."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(child.pid, signal.SIGKILL)
+    """SIGKILL to http-backend's process group (it and the `git upload-pack` it runs, which would go on
+    writing a pack nobody reads), without `Process.kill()`, whose `Popen.poll()` would reap the child
+    behind the back of asyncio's child watcher (which then logs "Unknown child process" and reports
+    255). Until the watcher reaps it, its pid, which names the group, cannot be reused, so signalling
+    the group directly is safe."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
 
 
 async def _read_cgi_headers(stdout: asyncio.StreamReader) -> tuple[int, str, list[tuple[str, str]]]:

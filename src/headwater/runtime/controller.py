@@ -54,12 +54,14 @@ from headwater.runtime.result import (
     TerminalError,
     WaitingError,
 )
-from headwater.runtime.status import StatusWriter
+from headwater.runtime.status import StaleStatus, StatusWriter
 from headwater.runtime.watches import Watch
 from headwater.runtime.workqueue import QueueShutDown, WorkQueue
 
 FINALIZER = "finalizers.fluxcd.io"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
+CATCH_UP_TIMEOUT = 2.0  # seconds a run waits for the cache to show this controller's own last write
+CATCH_UP_POLL = 0.25
 Obj = dict[str, Any]
 _log = logging.getLogger("headwater.controller")
 
@@ -110,6 +112,10 @@ class Controller:
         self.on_reconciled: Callable[[ObjectKey, str], None] | None = None  # test/benchmark hook
         self._workers: list[asyncio.Task[None]] = []
         self._in_flight: dict[ObjectKey, float] = {}
+        # Our last write to each object that the cache has not shown yet: (its resourceVersion, when).
+        self._unseen: dict[ObjectKey, tuple[str, float]] = {}
+        self._deferred: set[ObjectKey] = set()  # runs waiting for that
+        self.catch_up_waits = 0  # runs deferred until the cache showed our own last write
         informer.add_handler(self._on_event)
 
     @property
@@ -131,12 +137,20 @@ class Controller:
 
     def _on_event(self, event: WatchEvent) -> None:
         key = (event.obj["metadata"].get("namespace") or "", event.obj["metadata"]["name"])
+        unseen = self._unseen.get(key)
+        caught_up = unseen is not None and (
+            event.type == "DELETED" or event.obj["metadata"].get("resourceVersion") == unseen[0])
+        if caught_up:
+            del self._unseen[key]
         if event.type == "DELETED":
             self.queue.forget(key)
             self.queue.cancel_scheduled(key)
             self.metrics.forget_object(self.reconciler.kind, key[1], key[0])
             return
-        if should_enqueue(event):
+        if caught_up and key in self._deferred:
+            self._deferred.discard(key)
+            self.queue.add(key)  # the run that waited for the cache to show our write may go now
+        elif should_enqueue(event):
             self.queue.add(key)
 
     def enqueue(self, key: ObjectKey, after: float = 0.0) -> None:
@@ -190,6 +204,8 @@ class Controller:
         if cached is None:
             self.queue.forget(key)
             return
+        if self._behind(key, cached):
+            return
         obj = copy.deepcopy(cached)
         meta = obj["metadata"]
         group = obj["apiVersion"].rpartition("/")[0]
@@ -227,13 +243,60 @@ class Controller:
             error = err
         seconds = time.monotonic() - started
         self.reconciles += 1
+        self._remember_written(key, cached, ctx.obj)
+        if _stale(error):
+            self.status_writer.stored(ctx.obj, before)
+            self._again_when_current(key, ctx)
+            return
         error = self._effective_error(ctx, error, ready_before)
         outcome = self._record_outcome(ctx, error, ready_before)
         if requested_at is not None:
             ctx.status["lastHandledReconcileAt"] = requested_at
         if ctx.status != self.status_writer.stored(ctx.obj, before):
-            await self.write_status(ctx.obj)
+            try:
+                await self.write_status(ctx.obj)
+            except StaleStatus:
+                self._again_when_current(key, ctx)
+                return
+            self._remember_written(key, cached, ctx.obj)
         self._schedule(key, ctx, result, error, outcome, seconds)
+
+    def _remember_written(self, key: ObjectKey, cached: Obj, obj: Obj) -> None:
+        """After this run wrote the object (status, finalizer): the version the cache must show next."""
+        version = obj["metadata"].get("resourceVersion")
+        if version and version != cached["metadata"].get("resourceVersion"):
+            self._unseen[key] = (str(version), time.monotonic())
+
+    def _behind(self, key: ObjectKey, cached: Obj) -> bool:
+        """Whether to wait before reconciling: the cache does not show this controller's last write yet.
+
+        A run right after our own write (the object was enqueued while it ran) would start from the copy
+        before that write; its status writes would then be refused (`StaleStatus`) and it would be
+        retried after the rate limiter's delay. Waiting for the watch instead costs milliseconds: the
+        event that shows our write enqueues the key again (`_on_event`). After `CATCH_UP_TIMEOUT` (a
+        watch being re-established, someone else's write first) the run goes ahead, still guarded by
+        the resourceVersion precondition of every status write.
+        """
+        unseen = self._unseen.get(key)
+        self._deferred.discard(key)
+        if unseen is None or cached["metadata"].get("resourceVersion") == unseen[0]:
+            self._unseen.pop(key, None)
+            return False
+        waited = time.monotonic() - unseen[1]
+        if waited >= CATCH_UP_TIMEOUT:
+            del self._unseen[key]
+            return False
+        self.catch_up_waits += 1
+        self._deferred.add(key)
+        self.queue.add_after(key, min(CATCH_UP_POLL, CATCH_UP_TIMEOUT - waited))
+        return True
+
+    def _again_when_current(self, key: ObjectKey, ctx: ReconcileContext) -> None:
+        """The object changed since it was read from the cache (a status write got 409): nothing of
+        this run is recorded, and the object is reconciled again, from the newer copy, once the cache
+        has it (the rate limiter's delay gives the watch time to deliver it)."""
+        ctx.log.info("the object changed since it was read; reconciling it again from the current copy")
+        self.queue.add_rate_limited(key)
 
     @staticmethod
     def _effective_error(
@@ -390,6 +453,18 @@ class Controller:
             return
         self.queue.forget(key)
         self.metrics.record_condition(self.reconciler.kind, key[1], key[0], cond.READY_CONDITION, "", deleted=True)
+
+
+def _stale(error: BaseException | None) -> bool:
+    """Whether the reconcile failed because a status write found the object changed (also when a
+    reconciler wrapped that error in its own)."""
+    seen = 0
+    while error is not None and seen < 10:
+        if isinstance(error, StaleStatus):
+            return True
+        error = error.__cause__ or error.__context__
+        seen += 1
+    return False
 
 
 __all__ = [

@@ -2,6 +2,15 @@
 
 Handed to each reconcile (``ctx.status_writer``) instead of the whole Controller, so a reconciler can
 show progress before a long step and nothing else of the loop is within its reach.
+
+Every write carries the object's `metadata.resourceVersion` as a precondition (updated after each
+write of the run), so a reconcile that started from a cached object older than the stored one cannot
+overwrite the newer status: the apiserver answers 409 and the write raises `StaleStatus`, which the
+controller answers by reconciling again once the cache has caught up. Why it matters: a cache can lag
+behind the apiserver by one write, most of all while its watch is re-established after an apiserver
+or etcd restart; a Kustomization reconciled from such a copy would write an inventory without the
+objects the newer one recorded (the intent record of `apply/intent.py`), and those would be orphaned.
+The fault suite (`tests/cluster/test_faults_control_plane.py`) found exactly that.
 """
 
 from __future__ import annotations
@@ -10,7 +19,11 @@ import copy
 from typing import Any
 
 from headwater.runtime.kube.client import KubeClient
-from headwater.runtime.kube.errors import NotFound
+from headwater.runtime.kube.errors import Conflict, NotFound
+
+
+class StaleStatus(Conflict):
+    """The object changed since the reconcile read it: its status was not written."""
 
 
 class StatusWriter:
@@ -20,6 +33,7 @@ class StatusWriter:
         self.kube = kube
         self.field_manager = field_manager
         self.writes = 0  # status writes made (observability and tests)
+        self.conflicts = 0  # writes refused because the object had changed since it was read
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # during a reconcile: the last status sent
         self._baseline: dict[tuple[str, str], dict[str, Any]] = {}  # the status as stored, when known
 
@@ -34,14 +48,28 @@ class StatusWriter:
         reconcile removed (a cleared failure counter, an emptied inventory) is removed on the server too.
         """
         status = obj.get("status") or {}
+        meta = obj["metadata"]
         key = _key(obj)
         baseline = self._written.get(key, self._baseline.get(key))
-        patch = status if baseline is None else merge_patch(baseline, status)
+        body: dict[str, Any] = {"status": status if baseline is None else merge_patch(baseline, status)}
+        if meta.get("resourceVersion"):
+            body["metadata"] = {"resourceVersion": meta["resourceVersion"]}
         try:
-            await self.kube.patch_status(obj, patch, field_manager=self.field_manager)
-            self.writes += 1
+            updated = await self.kube.patch(obj["apiVersion"], obj["kind"], meta["name"], body,
+                                            namespace=meta.get("namespace"), subresource="status",
+                                            field_manager=self.field_manager)
         except NotFound:
             pass  # deleted meanwhile; nothing left to report on
+        except Conflict as err:
+            self.conflicts += 1
+            self._baseline.pop(key, None)
+            self._written.pop(key, None)
+            raise StaleStatus(err.status, err.reason, err.message, err.details) from err
+        else:
+            self.writes += 1
+            version = (updated.get("metadata") or {}).get("resourceVersion")
+            if version:
+                meta["resourceVersion"] = version  # the next write of this run is checked against this one
         if final:
             self._baseline.pop(key, None)
         else:
@@ -76,4 +104,4 @@ def _key(obj: dict[str, Any]) -> tuple[str, str]:
     return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
-__all__ = ["StatusWriter"]
+__all__ = ["StaleStatus", "StatusWriter"]

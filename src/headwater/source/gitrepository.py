@@ -18,6 +18,7 @@ defaults (the 60 s timeout, the HEAD verification mode) are the API's; status is
 from __future__ import annotations
 
 import asyncio
+import errno
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,6 +26,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from headwater.api.duration import format_seconds
 from headwater.api.models.common import Artifact as ArtifactView
 from headwater.api.models.source import GitRepository, GitRepositoryInclude, GitRepositoryRef, GitRepositorySpec
 from headwater.api.validation import refuse_unreadable
@@ -42,7 +44,7 @@ from headwater.runtime.reconciler import Reconciler
 from headwater.runtime.result import ReconcileError, Result, TerminalError
 from headwater.source.git.auth import GitAuthError, ProxyConfig, auth_from_secret, proxy_from_secret, secret_values
 from headwater.source.git.operations import CommitInfo, fetch_checkout, ls_remote, submodule_urls
-from headwater.source.git.transport import GitError, InvalidURL, open_remote, validate_url
+from headwater.source.git.transport import GitError, InvalidURL, open_remote, redact, validate_url
 from headwater.source.git.verify import VerificationError, normalise_mode, verify
 from headwater.source.gitref import FetchPlan, GitRef, GitRefError, InvalidSemverRangeError, resolve_ref
 from headwater.source.stored import remove_stored, stored_intact
@@ -90,7 +92,7 @@ class GitRepositoryReconciler(Reconciler):
         except InvalidSemverRangeError as err:
             raise TerminalError("GitOperationFailed", str(err)) from err
         except (GitError, GitRefError, TimeoutError) as err:
-            raise self._fetch_failed(ctx, err) from err
+            raise self._fetch_failed(ctx, err, url, timeout) from err
         includes = self._includes(ctx, repo)
         shaping = _shaping_inputs(spec, includes)
 
@@ -114,13 +116,19 @@ class GitRepositoryReconciler(Reconciler):
                                       spec.sparse_checkout or None, spec.recurse_submodules),
                     timeout)
             except (GitError, TimeoutError) as err:
-                raise self._fetch_failed(ctx, err) from err
+                raise self._fetch_failed(ctx, err, url, timeout) from err
             await self._verify(ctx, repo, commit)
             for include, source in includes:
                 await asyncio.to_thread(self._copy_include, include, source, checkout)
             ref = ObjectRef(KIND, namespace, repo.name)
-            async with self.store.lock(ref):
-                stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout, spec.ignore)
+            previous = Artifact.from_dict(artifact.raw) if artifact is not None else None
+            try:
+                async with self.store.lock(ref):
+                    stored = await asyncio.to_thread(self._store, ref, plan.revision, commit.sha, checkout,
+                                                     spec.ignore, previous)
+            except ReconcileError as err:
+                cond.mark_true(conds, cond.STORAGE_OPERATION_FAILED_CONDITION, err.reason, str(err), generation=gen)
+                raise
         status = ctx.status
         status["artifact"] = stored.to_dict()
         status.pop("url", None)  # GitRepository v1 has no status.url (Flux removed the latest link)
@@ -139,14 +147,19 @@ class GitRepositoryReconciler(Reconciler):
         repo = GitRepository(ctx.obj)
         await remove_stored(self.store, ObjectRef(KIND, repo.namespace, repo.name))
 
-    def _store(self, ref: ObjectRef, revision: str, sha: str, checkout: Path, ignore: str | None) -> Artifact:
-        """Archive the checkout as `<commit>.tar.gz`, then collect the object's old artifacts."""
+    def _store(self, ref: ObjectRef, revision: str, sha: str, checkout: Path, ignore: str | None,
+               previous: Artifact | None) -> Artifact:
+        """Archive the checkout as `<commit>.tar.gz`, then collect the object's old artifacts, except
+        `previous`: the status names it until this reconcile writes the new one, and consumers reading
+        that status must still be able to download it (a fault test caught 404s in that gap)."""
         try:
             artifact = self.store.new_artifact(ref, revision, f"{sha}.tar.gz")
             stored = self.store.archive(artifact, checkout, tree_matcher(checkout, ignore))
-            self.store.garbage_collect(stored)
+            self.store.garbage_collect(stored, keep=[previous])
         except (StorageError, OSError) as err:
-            raise ReconcileError("ArchiveOperationFailed", f"failed to store the artifact: {err}") from err
+            raise ReconcileError(cond.ARCHIVE_OPERATION_FAILED_REASON,
+                                 f"unable to archive artifact to storage: {storage_problem(err, self.store.root)}"
+                                 ) from err
         return stored
 
     # -- steps -------------------------------------------------------------------------------------
@@ -253,10 +266,11 @@ class GitRepositoryReconciler(Reconciler):
         cond.mark_true(conds, cond.ARTIFACT_IN_STORAGE_CONDITION, "Succeeded", message, generation=gen)
         cond.mark_ready(conds, message, "Succeeded", generation=gen)
 
-    def _fetch_failed(self, ctx: ReconcileContext, err: Exception) -> ReconcileError:
+    def _fetch_failed(self, ctx: ReconcileContext, err: Exception, url: str, timeout: float) -> ReconcileError:
         """Record FetchFailed and return the error to raise (Ready=False with the same reason)."""
         reason = getattr(err, "reason", "GitOperationFailed")
-        message = str(err) if not isinstance(err, TimeoutError) else "Git operation timed out (spec.timeout)"
+        message = str(err) if not isinstance(err, TimeoutError) else \
+            f"Git operation on {redact(url)} timed out after {format_seconds(timeout)} (spec.timeout)"
         cond.mark_true(ctx.conditions, cond.FETCH_FAILED_CONDITION, reason, message, generation=ctx.generation)
         return ReconcileError(reason, message)
 
@@ -285,6 +299,17 @@ class GitRepositoryReconciler(Reconciler):
             return proxy_from_secret(secret)
         except GitAuthError as err:
             raise TerminalError("AuthenticationFailed", str(err)) from err
+
+
+def storage_problem(err: Exception, root: Path) -> str:
+    """What went wrong with the storage, in words (the path is the controller's own `--storage-path`)."""
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"no space left in the artifact storage {root} ({err.strerror}); the previous artifact is kept"
+    if isinstance(err, OSError) and err.errno == errno.EFBIG:
+        return f"file size limit reached writing to the artifact storage {root} ({err.strerror})"
+    if isinstance(err, OSError) and err.strerror:
+        return f"{err.strerror} in the artifact storage {root}"
+    return str(err)
 
 
 def _shaping_inputs(spec: GitRepositorySpec, includes: list[tuple[GitRepositoryInclude, ArtifactView]]

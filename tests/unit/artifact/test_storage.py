@@ -274,6 +274,32 @@ def test_garbage_collect(tmp_path: Path, ages: dict[str, float], current: str, r
     assert sorted(p.name for p in deleted) == sorted(set(ages) - set(remaining))
 
 
+@pytest.mark.parametrize(
+    ("ages", "current", "keep", "records", "ttl", "remaining"),
+    [
+        # the artifact the status still names is older than the TTL: it stays until the status moves on
+        ({"old": 3600, "new": 0}, "new", ["old"], 2, 60, ["new", "old"]),
+        # ... and beyond the record count too, while an unnamed leftover (a killed store) goes
+        ({"old": 50, "orphan": 10, "new": 0}, "new", ["old"], 2, 60, ["new", "old"]),
+        # records 0: only the current artifact and the one still named
+        ({"a": 3, "b": 2, "c": 1}, "c", ["a"], 0, 60, ["a", "c"]),
+        # nothing named (a first artifact): the ordinary rules
+        ({"a": 600, "b": 0}, "b", [None], 2, 60, ["b"]),
+    ],
+)
+def test_garbage_collect_keeps_the_artifact_the_status_still_names(
+    tmp_path: Path, ages: dict[str, float], current: str, keep: list[str | None], records: int, ttl: float,
+    remaining: list[str],
+) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    storage = Storage(root, "localhost:9090", retention_records=records, retention_ttl=ttl)
+    now = 1_700_000_000.0
+    artifacts = _files(storage, PODINFO, ages, now)
+    storage.garbage_collect(artifacts[current], now=now, keep=[artifacts[k] if k else None for k in keep])
+    assert _remaining(storage, PODINFO) == remaining
+
+
 def test_gc_removes_lock_files_keeps_symlinks_and_counts_no_temp_files(storage: Storage) -> None:
     now = 1_700_000_000.0
     artifacts = _files(storage, PODINFO, {"a": 30, "b": 20, "c": 10}, now)

@@ -6,8 +6,10 @@ import base64
 from typing import Any
 
 import pytest
+import urllib3.connection
+import urllib3.exceptions
 from dulwich.client import HTTPUnauthorized
-from dulwich.errors import HangupException, NotGitRepository
+from dulwich.errors import GitProtocolError, HangupException, NotGitRepository
 
 from headwater.source.git.auth import GitAuthError, auth_from_secret, proxy_from_secret
 from headwater.source.git.operations import classify, resolve_submodule_url
@@ -105,6 +107,16 @@ def test_relative_submodule_urls_resolve_like_git(parent: str, url: str, expecte
     assert resolve_submodule_url(parent, url) == expected
 
 
+REFUSED = "Failed to establish a new connection: [Errno 111] Connection refused"
+BROKEN = "Connection broken: IncompleteRead(68 bytes read)"
+
+
+def wrapped(error: Exception, cause: Exception) -> Exception:
+    """`error` raised from `cause`, as dulwich re-raises urllib3's errors."""
+    error.__cause__ = cause
+    return error
+
+
 @pytest.mark.parametrize(
     ("error", "kind", "fragment"),
     [
@@ -114,6 +126,15 @@ def test_relative_submodule_urls_resolve_like_git(parent: str, url: str, expecte
         (HangupException([b"git@h: Permission denied (publickey)."]), AuthenticationFailed, "identity"),
         (OSError("Connection refused"), GitError, "unable to reach"),
         (HangupException([b"fatal: something odd"]), GitError, "something odd"),
+        # what the fault suite's Git server faults produce (tests/cluster/test_faults_git.py)
+        (HangupException(), GitError, "ended early"),
+        (GitProtocolError("Length of pkt read 0048 does not match length prefix 0050"), GitError, "ended early"),
+        (urllib3.exceptions.ProtocolError(BROKEN, OSError()), GitError, f"broke in the middle of the response: {BROKEN}"
+         ),
+        (wrapped(GitProtocolError(str(urllib3.exceptions.ProtocolError(BROKEN, OSError()))),
+                 urllib3.exceptions.ProtocolError(BROKEN, OSError())), GitError, f"middle of the response: {BROKEN}"),
+        (urllib3.exceptions.NewConnectionError(urllib3.connection.HTTPConnection("127.0.0.1", 1), REFUSED),
+         GitError, "unable to reach https://h/r.git: Failed to establish a new connection"),
     ],
 )
 def test_failures_are_classified_with_flux_reasons(error: Exception, kind: type[GitError], fragment: str) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import posixpath
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -222,13 +223,24 @@ def classify(err: Exception, url: str) -> GitError:
         return AuthenticationFailed(f"SSH authentication to {url} failed: the identity in secretRef was refused")
     if "certificate verify failed" in lowered or isinstance(err, urllib3.exceptions.SSLError):
         return GitError(f"TLS verification of {url} failed: {_summary(text)}")
+    broken = err if isinstance(err, urllib3.exceptions.ProtocolError) else err.__cause__  # dulwich wraps it
+    if isinstance(broken, urllib3.exceptions.ProtocolError) and "connection broken" in str(broken).lower():
+        detail = broken.args[0] if broken.args and isinstance(broken.args[0], str) else str(broken)
+        return GitError(f"the connection to {url} broke in the middle of the response: {_summary(detail)}")
+    if "does not match length prefix" in lowered or (isinstance(err, HangupException) and not err.stderr_lines):
+        return GitError(f"the response of {url} ended early: the Git data is incomplete ({_summary(text)})")
     unreachable = ("connection refused", "timed out", "could not resolve", "name or service not known",
                    "no route to host", "max retries exceeded", "network is unreachable", "connection closed")
     if any(marker in lowered for marker in unreachable):
-        return GitError(f"unable to reach {url}: {_summary(text)}")
+        return GitError(f"unable to reach {url}: {_without_pool(_summary(text))}")
     if isinstance(err, HangupException | GitProtocolError | OSError):
         return GitError(f"Git operation on {url} failed: {_summary(text) or type(err).__name__}")
     return GitError(f"Git operation on {url} failed: {type(err).__name__}: {_summary(text)}")
+
+
+def _without_pool(text: str) -> str:
+    """urllib3's message minus the connection object it names (`HTTPConnection(host='…', port=…): `)."""
+    return re.sub(r"^\(?(?:[A-Za-z]+\.)*HTTPS?Connection(?:Pool)?\([^)]*\):\s*", "", text)
 
 
 def _summary(text: str) -> str:
