@@ -849,17 +849,23 @@ def _as_json(value: Any, nodes: _Nodes | None = None, depth: int = 0) -> Any:
 # --------------------------------------------------------------------------------------------------------
 
 
+def _mapping_at(parent: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """`parent[key]` when it is a mapping, else an empty one (a hostile `metadata: svc` names nothing)."""
+    value = parent.get(key)
+    return value if isinstance(value, Mapping) else {}
+
+
 def object_ref(obj: Mapping[str, Any]) -> str:
     """`Kind/namespace/name` (`Kind/name` for cluster-scoped objects), as errors name objects."""
-    meta = obj.get("metadata") or {}
+    meta = _mapping_at(obj, "metadata")
     kind, name, namespace = obj.get("kind") or "", meta.get("name") or "", meta.get("namespace") or ""
     return f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
 
 
 def is_substitution_disabled(obj: Mapping[str, Any]) -> bool:
     """True when the label or annotation `kustomize.toolkit.fluxcd.io/substitute` is `disabled`."""
-    meta = obj.get("metadata") or {}
-    return any((meta.get(part) or {}).get(SUBSTITUTE_KEY) == DISABLED_VALUE for part in ("labels", "annotations"))
+    meta = _mapping_at(obj, "metadata")
+    return any(_mapping_at(meta, part).get(SUBSTITUTE_KEY) == DISABLED_VALUE for part in ("labels", "annotations"))
 
 
 def _contains_dollar(value: Any) -> bool:
