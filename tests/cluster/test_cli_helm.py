@@ -134,6 +134,11 @@ async def test_helm_release_lifecycle_through_the_cli(
     assert annotations["reconcile.fluxcd.io/forceAt"] == annotations["reconcile.fluxcd.io/resetAt"] == token
     assert (after["status"]["lastHandledForceAt"], after["status"]["lastHandledResetAt"]) == (token, token)
     assert [entry["version"] for entry in after["status"]["history"]] == [2, 1], "--force upgrades once"
+    ready = condition(after, "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "UpgradeSucceeded"), ready
+    assert condition(after, "Reconciling") == {}, "a forced upgrade ends the reconcile, no second attempt"
+    events = (await kube.list("v1", "Event", ns, field_selector="involvedObject.name=web"))["items"]
+    assert [(e["type"], e["reason"]) for e in events if e["type"] == "Warning"] == [], "the forced upgrade never failed"
 
     suspended = await cli(kc, "suspend", "hr", "web", "-n", ns)
     assert suspended.rc == 0, suspended.err

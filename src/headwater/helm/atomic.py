@@ -128,6 +128,8 @@ async def run(request: Request, last_release: Callable[[], Awaitable[dict[str, A
         await request.ctx.status_writer.write(request.ctx.obj)
         await perform(request)
         request.performed.append(name)
+        if kind == RELEASE:
+            request.force_requested = False  # a forced release is one action, not one per loop
         if kind == REMEDIATE:
             active = rem.active(request.spec, request.status)
             if active is not None and active.retries_exhausted(request.status):
