@@ -118,7 +118,10 @@ def _checked_nodes(text: str, source: str, limits: Limits, loader: LoaderClass) 
     if depth_bound(text) > limits.max_depth:
         _check_depth_by_events(text, source, limits, loader)
     may_alias = _MAYBE_ALIAS.search(text) is not None
-    reader = loader(text)
+    try:
+        reader = loader(text)  # the pure-Python loaders refuse unprintable characters right here
+    except yaml.YAMLError as err:
+        raise InvalidYAML(source, f"invalid YAML: {_first_line(str(err))}") from err
     try:
         while True:
             try:

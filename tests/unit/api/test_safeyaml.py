@@ -4,6 +4,7 @@ manifests (anchors and all) load exactly as the unbounded loader loads them."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import pytest
 import yaml
@@ -112,3 +113,14 @@ def test_compose_all_checks_like_load_all_and_keeps_the_loader() -> None:
     assert [type(n).__name__ for n in nodes] == ["MappingNode", "MappingNode"]
     with pytest.raises(safeyaml.YAMLAliasBomb):
         safeyaml.compose_all(laughs(9), source="n.yaml", loader=yaml.SafeLoader)
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, safeyaml.Loader], ids=["pure-python", "default"])
+@pytest.mark.parametrize("text", ["\x00", "a: \x07", "- \ufffe"], ids=["nul", "bell", "noncharacter"])
+def test_unprintable_characters_are_invalid_yaml_with_every_loader(loader: Any, text: str) -> None:
+    # Found by the 10-minute substitution fuzz run: the pure-Python loader refuses these while it is
+    # built, before the first node, which was outside the error handling.
+    with pytest.raises(safeyaml.InvalidYAML, match=r"odd\.yaml: invalid YAML: unacceptable character"):
+        safeyaml.load_all(text, source="odd.yaml", loader=loader)
+    with pytest.raises(safeyaml.InvalidYAML):
+        safeyaml.compose_all(text, source="odd.yaml", loader=loader)

@@ -21,6 +21,7 @@ from headwater.kustomize.sops.goscalars import go_atoi, go_parse_bool, go_parse_
 from headwater.kustomize.sops.tree import Comment, Value, bytes_to_str
 
 _ENCRYPTED = re.compile(r"ENC\[AES256_GCM,data:([^,\]]+),iv:([^,\]]+),tag:([^,\]]+),type:([^,\]]+)\]")
+_MAX_IV_SIZE = 128
 _TAG_SIZE = 16
 
 
@@ -61,6 +62,9 @@ def decrypt_bytes(encrypted: EncryptedValue, key: bytes, additional_data: str, p
     """AES-256-GCM open; a failed tag means the value (or its path, or the key) is not what was encrypted."""
     if len(encrypted.iv) < 8:
         raise MalformedValueError(f"the IV of the encrypted value at {path!r} is too short", path=path)
+    if len(encrypted.iv) > _MAX_IV_SIZE:  # SOPS writes 32 bytes; the AES-GCM implementation takes ≤ 128
+        raise MalformedValueError(f"the IV of the encrypted value at {path!r} is longer than {_MAX_IV_SIZE} bytes",
+                                  path=path)
     sealed = encrypted.data + encrypted.tag
     if len(sealed) < _TAG_SIZE:
         raise MalformedValueError(f"the encrypted value at {path!r} is truncated", path=path)

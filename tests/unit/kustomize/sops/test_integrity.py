@@ -126,6 +126,18 @@ def test_cleartext_where_encryption_is_required_is_refused(sops: Sops, fully_enc
     assert "stringData.token" in str(error)
 
 
+@pytest.mark.parametrize(("iv_bytes", "message"), [(4, "too short"), (400, "longer than 128 bytes")])
+def test_an_iv_of_an_impossible_length_is_refused_naming_the_value(
+        sops: Sops, fully_encrypted: bytes, iv_bytes: int, message: str) -> None:
+    # The long IV was found by the 10-minute SOPS fuzz run (the AES-GCM library's ValueError surfaced as
+    # "unexpected ValueError while decrypting").
+    match = re.search(rb"token: ENC\[AES256_GCM,data:[^,]+,iv:([^,]+),", fully_encrypted)
+    assert match is not None
+    odd = fully_encrypted.replace(match.group(1), base64.b64encode(b"\x01" * iv_bytes))
+    error = expect(MalformedValueError, odd, sops, verify_mac=False)
+    assert f"the IV of the encrypted value at 'stringData.token' is {message}" in str(error)
+
+
 def test_missing_metadata_is_refused_naming_the_file(sops: Sops) -> None:
     error = expect(MetadataError, SOURCE.encode(), sops)
     assert "sops metadata not found" in str(error)
