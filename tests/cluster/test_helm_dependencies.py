@@ -3,16 +3,17 @@
 The parent chart depends on `greeter` from an HTTP chart repository behind basic auth (the namespace's
 HelmRepository of that URL lends its credentials; the chart's URL lacks the trailing slash the
 HelmRepository has, the normalized URLs match), under an alias, with Chart.lock pinning an older version
-than the range would pick, and on a chart next to it in the same Git repository (`file://`). The
-HelmRelease installs the three charts' objects; the dependency objects are there, the Deployment of the
-dependency Available. The refusals name the chart, the dependency and the repository.
+than the range would pick; on `worker` from Debian's docker-registry (`oci://`, plain HTTP as the
+namespace's `insecure` OCI HelmRepository of that URL says); and on a chart next to it in the same Git
+repository (`file://`). The HelmRelease installs the four charts' objects; the dependency objects are
+there, the Deployment of the dependency Available. The refusals name the chart, the dependency and the repository.
 """
 
 from __future__ import annotations
 
 import shutil
 import textwrap
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +38,7 @@ from tests.cluster.helm_objects import (
     ready,
     until,
 )
-from tests.cluster.helm_repos import HelmHTTPServer, index, package
+from tests.cluster.helm_repos import HelmHTTPServer, OCIRegistry, index, package
 from tests.helm_charts import write_chart
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -47,6 +48,26 @@ NOTES = {
     "charts/notes/templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: "
                                       "{{ .Release.Name }}-notes\ndata: {from: notes}\n",
 }
+
+
+WORKER = {
+    "Chart.yaml": "apiVersion: v2\nname: worker\nversion: 1.2.0\n",
+    "templates/cm.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-worker\n"
+                         "data: {from: worker}\n",
+}
+
+
+@pytest.fixture
+def worker_registry(tmp_path: Path, helm_tools: HelmTools) -> Iterator[OCIRegistry]:
+    """The `worker` chart pushed by `helm push` into a docker-registry."""
+    registry = OCIRegistry(tmp_path / "registry").start()
+    source = tmp_path / "worker-src" / "worker"
+    for name, text in WORKER.items():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_text(text)
+    registry.push(helm_tools, tmp_path / "home", package(helm_tools, tmp_path / "home", source, tmp_path / "out"))
+    yield registry
+    registry.stop()
 
 
 @pytest.fixture
@@ -78,9 +99,11 @@ def parent_chart(dependencies: str, lock: str | None = None) -> dict[str, str]:
 @pytest.mark.usefixtures("source_controller", "helm_controller")
 async def test_dependencies_from_a_helm_repository_and_the_source_are_fetched_and_released(
         kube: KubeClient, namespace: str, tmp_path: Path, repo_builder: RepoBuilder, git_http: GitHttpServer,
-        repo_name: str, greeter_repo: HelmHTTPServer, helm_tools: HelmTools, cluster_info: ClusterInfo) -> None:
+        repo_name: str, greeter_repo: HelmHTTPServer, worker_registry: OCIRegistry, helm_tools: HelmTools,
+        cluster_info: ClusterInfo) -> None:
     greeter_repo.credentials = ("reader", "s3cret")
     url = greeter_repo.url
+    oci = f"oci://{worker_registry.host}/charts"
     repo_builder.create(repo_name, {**NOTES, **parent_chart(f"""\
         - name: greeter
           version: 0.x
@@ -89,11 +112,17 @@ async def test_dependencies_from_a_helm_repository_and_the_source_are_fetched_an
         - name: notes
           version: ~0.3
           repository: file://../notes
+        - name: worker
+          version: ">=1.0.0 <2.0.0"
+          repository: {oci}
         """, lock=f"""\
         dependencies:
         - name: greeter
           repository: {url}
           version: 0.1.0
+        - name: worker
+          repository: {oci}
+          version: 1.2.0
         - name: notes
           repository: file://../notes
           version: 0.3.1
@@ -104,6 +133,7 @@ async def test_dependencies_from_a_helm_repository_and_the_source_are_fetched_an
                        "stringData": {"username": "reader", "password": "s3cret"}})
     await helm_repository(kube, namespace, "greeters", url + "/", secretRef={"name": "auth"})
     await until(kube, SRC, "HelmRepository", "greeters", namespace, ready, "Ready")
+    await helm_repository(kube, namespace, "registry", oci + "/", type="oci", insecure=True)
     await kube.create({"apiVersion": SRC, "kind": "GitRepository", "metadata": {"name": "src", "namespace": namespace},
                        "spec": {"interval": "10m", "url": git_http.url(repo_name), "ref": {"branch": "main"}}})
     await kube.create({"apiVersion": HR, "kind": "HelmRelease", "metadata": {"name": "web", "namespace": namespace},
@@ -117,13 +147,13 @@ async def test_dependencies_from_a_helm_repository_and_the_source_are_fetched_an
     assert condition(chart, "Ready")["message"] == "packaged 'app' chart with version '1.0.0'"
     packaged = read_archive(await download(chart["status"]["artifact"]["url"]), label="artifact")
     assert sorted(path for path in packaged.files if path.startswith("charts/")) == [
-        "charts/greeter-0.1.0.tgz", "charts/notes-0.3.1.tgz"]  # the lock's pin, not 0.2.0
+        "charts/greeter-0.1.0.tgz", "charts/notes-0.3.1.tgz", "charts/worker-1.2.0.tgz"]  # the lock's pin, not 0.2.0
     assert read_archive(packaged.files["charts/greeter-0.1.0.tgz"], label="greeter").version == "0.1.0"
     assert greeter_repo.requests["greeter-0.1.0.tgz"] == 1
     assert greeter_repo.requests["greeter-0.2.0.tgz"] == 0
 
     for name, data in (("web-app", {"from": "app"}), ("web-notes", {"from": "notes"}),
-                       ("web-config", {"greeting": "hi"})):
+                       ("web-worker", {"from": "worker"}), ("web-config", {"greeting": "hi"})):
         assert (await kube.get("v1", "ConfigMap", name, namespace))["data"] == data
     await deployment_available(kube, "web", namespace, 2)
     [listed] = helm_json(helm_tools, cluster_info, tmp_path / "helm-home", "list", "-n", namespace)

@@ -20,6 +20,7 @@ from headwater.source.helm.dependencies import (
     requested,
 )
 from headwater.source.helm.dependency_build import build_dependencies
+from headwater.source.helm.dependency_repos import repository_key
 from headwater.source.helm.directory import chart_directory, read_directory
 from headwater.source.helm.limits import DEFAULT_LIMITS, HelmLimits
 from tests.unit.artifact.conftest import write_tree
@@ -171,3 +172,17 @@ async def test_a_chart_with_its_dependencies_stays_within_the_total_size(tmp_pat
     with pytest.raises(DependencyError, match=r"with its dependencies the chart is \d+ bytes, more than the maximum "
                                               r"of 4000 bytes"):
         await build(root, limits=HelmLimits(max_chart_total_size=4000))
+
+
+@pytest.mark.parametrize(("url", "key"), [
+    ("https://charts.example/stable", "https://charts.example/stable/"),
+    ("https://charts.example/stable///", "https://charts.example/stable/"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080/"),
+    ("oci://registry.example/charts/", "oci://registry.example/charts"),
+    ("ftp://charts.example/", None),
+    ("", None),
+])
+def test_helm_repositories_are_matched_by_their_normalized_url(url: str, key: str | None) -> None:
+    assert repository_key(url) == key
+    if key is not None:
+        assert locate(Dependency("x", "1", url), ".") == RemoteChart(key)
