@@ -4,6 +4,7 @@ The chart server is the tests' aiohttp server on 127.0.0.1 with a server certifi
 requiring a client certificate of the same CA. The HelmRepository trusts the CA from `ca.crt` and presents
 `tls.crt`/`tls.key`; with another CA in the Secret the index fetch is refused with the verification
 failure named and nothing of the Secret in the message; with no client certificate the server hangs up.
+A chart's dependency on that server gets the same TLS from the namespace's HelmRepository of its URL.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from headwater.devcluster.gitrepos import RepoBuilder
+from headwater.devcluster.gitserver_http import GitHttpServer
 from headwater.devcluster.gitserver_tls import TlsMaterial, generate_ca, generate_tls
 from headwater.devcluster.helmtools import HelmTools
 from headwater.runtime.kube import KubeClient
@@ -83,4 +86,32 @@ async def test_mutual_tls_with_the_secrets_ca_and_client_certificate_and_refusal
     assert condition(chart, "Ready")["message"] == "pulled 'greeter' chart with version '0.1.0'"
     pulled = read_archive(await download(chart["status"]["artifact"]["url"]), label="artifact")
     assert pulled.name == "greeter"
+    assert https_repo.requests["greeter-0.1.0.tgz"] == 1
+
+
+@pytest.mark.usefixtures("source_controller")
+async def test_a_dependency_on_the_https_repository_uses_the_matching_helmrepository_tls(
+        kube: KubeClient, namespace: str, https_repo: HelmHTTPServer, tls: TlsMaterial, repo_builder: RepoBuilder,
+        git_http: GitHttpServer, repo_name: str) -> None:
+    """Anonymous, the dependency's server is not trusted; once the namespace has a HelmRepository of that URL
+    with the CA and client certificate, the range resolves against its index and the chart is fetched."""
+    repo_builder.create(repo_name, {
+        "app/Chart.yaml": f"apiVersion: v2\nname: app\nversion: 2.0.0\ndependencies:\n"
+                          f"- {{name: greeter, version: 0.1.x, repository: '{https_repo.url}'}}\n"})
+    await kube.create({"apiVersion": SRC, "kind": "GitRepository", "metadata": {"name": "src", "namespace": namespace},
+                       "spec": {"interval": "10m", "url": git_http.url(repo_name), "ref": {"branch": "main"}}})
+    await helm_chart(kube, namespace, "app", "app", ("GitRepository", "src"))
+    refused = await until(kube, SRC, "HelmChart", "app", namespace, not_ready("DependencyBuildError"), "refused")
+    assert condition(refused, "Ready")["message"] == (
+        f"dependency build error: HelmChart {namespace}/app chart 'app': failed to add remote dependency 'greeter': "
+        f"failed to get chart 'greeter' version '0.1.x' from '{https_repo.url}': failed to fetch "
+        f"{https_repo.url}/index.yaml: TLS certificate verification failed: self-signed certificate in certificate "
+        "chain")
+
+    await tls_secret(kube, namespace, "mtls", tls.ca_pem, tls.client.cert.read_bytes(), tls.client.key.read_bytes())
+    await helm_repository(kube, namespace, "charts", https_repo.url, certSecretRef={"name": "mtls"})
+    chart = await until(kube, SRC, "HelmChart", "app", namespace, ready, "built with the dependency", timeout=120)
+    assert condition(chart, "Ready")["message"] == "packaged 'app' chart with version '2.0.0'"
+    packaged = read_archive(await download(chart["status"]["artifact"]["url"]), label="artifact")
+    assert [path for path in packaged.files if path.startswith("charts/")] == ["charts/greeter-0.1.0.tgz"]
     assert https_repo.requests["greeter-0.1.0.tgz"] == 1
