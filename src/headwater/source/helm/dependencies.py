@@ -5,7 +5,7 @@ A chart in a Git (or Bucket) artifact may list dependencies in Chart.yaml that a
 (`dependency_build`); this module decides, without any I/O, what it fetches:
 
 - the requested list is Chart.lock's when the chart has one (its versions are exact pins), else
-  Chart.yaml's `dependencies`;
+  Chart.yaml's `dependencies` (the deprecated requirements.lock and requirements.yaml count, as in Helm);
 - a dependency is already there when `charts/` holds a chart directory or a `<name>-<version>.tgz`
   archive of its name (or of its alias: Flux keys missing dependencies by alias);
 - a dependency without a repository must be vendored (Helm's rule): one missing is refused;
@@ -36,6 +36,8 @@ __all__ = ["LOCK_FILE", "Dependency", "DependencyError", "LocalChart", "RemoteCh
            "missing", "requested", "vendored"]
 
 LOCK_FILE = "Chart.lock"
+V1_LOCK_FILE = "requirements.lock"
+V1_REQUIREMENTS_FILE = "requirements.yaml"
 
 
 class DependencyError(ChartError):
@@ -100,14 +102,31 @@ def _entries(raw: Any, where: str) -> list[Dependency]:
     return found
 
 
+def _document(chart: Chart, name: str, label: str, limits: HelmLimits) -> dict[str, Any] | None:
+    data = chart.files.get(name)
+    if data is None:
+        return None
+    document = load_yaml(data, source=f"{label}/{name}", limits=limits)
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise ChartError(f"{label}/{name}: the file is not a mapping")
+    return document
+
+
 def requested(chart: Chart, label: str, limits: HelmLimits = DEFAULT_LIMITS) -> list[Dependency]:
-    """The dependencies to satisfy: Chart.lock's when there is one (it pins versions), else Chart.yaml's."""
-    lock = chart.files.get(LOCK_FILE)
-    if lock is not None:
-        document = load_yaml(lock, source=f"{label}/{LOCK_FILE}", limits=limits)
-        if not isinstance(document, dict):
-            raise ChartError(f"{label}/{LOCK_FILE}: the lock file is not a mapping")
-        return _entries(document.get("dependencies"), f"{label}/{LOCK_FILE}")
+    """The dependencies to satisfy: the lock's when there is one (it pins versions), else the chart's list.
+
+    As Helm's loader reads them: the deprecated requirements.yaml, when it has `dependencies`, replaces
+    Chart.yaml's, and the deprecated requirements.lock wins over Chart.lock (whatever the `apiVersion`).
+    """
+    for lock_file in (V1_LOCK_FILE, LOCK_FILE):
+        lock = _document(chart, lock_file, label, limits)
+        if lock is not None:
+            return _entries(lock.get("dependencies"), f"{label}/{lock_file}")
+    listed = _document(chart, V1_REQUIREMENTS_FILE, label, limits) or {}
+    if "dependencies" in listed:
+        return _entries(listed["dependencies"], f"{label}/{V1_REQUIREMENTS_FILE}")
     return _entries(chart.metadata.get("dependencies"), f"{label}/{CHART_FILE}")
 
 

@@ -48,10 +48,27 @@ def test_the_lock_file_takes_precedence_over_chart_yaml(lock: bytes | None, expe
     assert requested(subject, "chart") == expected
 
 
+@pytest.mark.parametrize(("files", "expected"), [
+    ({}, [Dependency("chart-yaml", "", "")]),
+    ({"requirements.yaml": b"# no list here\n"}, [Dependency("chart-yaml", "", "")]),
+    ({"requirements.yaml": b"dependencies:\n- {name: db, version: 1.x, repository: 'https://a/'}\n"},
+     [Dependency("db", "1.x", "https://a/")]),
+    ({"requirements.yaml": b"dependencies:\n- {name: db, version: 1.x, repository: 'https://a/'}\n",
+      "requirements.lock": b"dependencies:\n- {name: db, version: 1.2.0, repository: 'https://a/'}\n",
+      "Chart.lock": b"dependencies:\n- {name: ignored, version: 9.9.9}\n"},
+     [Dependency("db", "1.2.0", "https://a/")]),
+])
+def test_the_deprecated_requirements_files_count_as_helm_reads_them(files: dict[str, bytes],
+                                                                    expected: list[Dependency]) -> None:
+    subject = Chart({"apiVersion": "v1", "name": "app", "version": "1.0.0", "dependencies": [{"name": "chart-yaml"}]},
+                    {"Chart.yaml": b"", **files})
+    assert requested(subject, "chart") == expected
+
+
 @pytest.mark.parametrize(("dependencies", "lock", "message"), [
     ([{"version": "1"}], None, "chart/Chart.yaml: dependencies[0] has no name"),
     ([{"name": "db", "version": 1}], None, "chart/Chart.yaml: dependencies[0].version must be a string"),
-    (None, b"- a\n", "chart/Chart.lock: the lock file is not a mapping"),
+    (None, b"- a\n", "chart/Chart.lock: the file is not a mapping"),
     (None, b"dependencies: {db: 1}\n", "chart/Chart.lock: dependencies must be a list"),
 ])
 def test_malformed_dependency_lists_are_refused(dependencies: list[dict[str, object]] | None, lock: bytes | None,
