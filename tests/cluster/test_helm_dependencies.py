@@ -40,6 +40,7 @@ from tests.cluster.helm_objects import (
 )
 from tests.cluster.helm_repos import HelmHTTPServer, OCIRegistry, index, package
 from tests.helm_charts import write_chart
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -194,3 +195,9 @@ async def test_unresolvable_dependencies_are_reported_with_chart_dependency_and_
                                   f"{detail}"), message
         assert condition(failed, "BuildFailed")["reason"] == "DependencyBuildError"
         assert "artifact" not in failed["status"]
+
+        async def warned(chart: str = name, text: str = message) -> bool:
+            events = (await kube.list("v1", "Event", namespace, field_selector=f"involvedObject.name={chart}"))["items"]
+            return any(e["type"] == "Warning" and e["reason"] == "DependencyBuildError" and e["message"] == text
+                       for e in events)
+        await wait_for(warned, f"a DependencyBuildError Warning event for {name}", timeout=30)
