@@ -38,3 +38,28 @@ def write_chart(root: Path, version: str = "0.1.0") -> Path:
                 image: registry.example/greeter:1.0
         """))
     return chart
+
+
+def write_hooked_chart(root: Path, version: str = "0.1.0") -> Path:
+    """`write_chart` plus a pre-install hook Job (it must complete before the release's objects are applied)
+    and a test hook Job (`helm test`); kwok completes Pods a Job owns, and runs the Deployment's."""
+    chart = write_chart(root, version)
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: hooked\nversion: {version}\nappVersion: '1.0'\n")
+    for name, hook in (("migrate", "pre-install"), ("smoke", "test")):
+        (chart / "templates" / f"{name}.yaml").write_text(textwrap.dedent(f"""\
+            apiVersion: batch/v1
+            kind: Job
+            metadata:
+              name: {{{{ .Release.Name }}}}-{name}
+              annotations:
+                helm.sh/hook: {hook}
+                helm.sh/hook-delete-policy: before-hook-creation
+            spec:
+              template:
+                spec:
+                  restartPolicy: Never
+                  containers:
+                  - name: {name}
+                    image: registry.example/{name}:1.0
+            """))
+    return chart

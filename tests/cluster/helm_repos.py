@@ -1,7 +1,9 @@
 """Real Helm repositories for the source tests: an HTTP index server, Debian's docker-registry, podinfo.
 
 - `HelmHTTPServer`: an aiohttp server on 127.0.0.1 serving a directory (index.yaml and chart .tgz files made
-  by the real `helm package` and `helm repo index`), optionally behind basic auth; it counts requests.
+  by the real `helm package` and `helm repo index`), optionally behind basic auth, optionally over TLS with
+  a certificate of a CA made at test time (and then optionally requiring a client certificate of that CA);
+  it counts requests.
 - `OCIRegistry`: `/usr/bin/docker-registry` (Debian's distribution registry) on a loopback port with its own
   config and storage, charts pushed with the real `helm push --plain-http`.
 - `podinfo_chart_dir`: the podinfo chart (`charts/podinfo`) of the podinfo Go module, fetched through the Go
@@ -13,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import ssl
 import subprocess
 import time
 import urllib.request
@@ -21,6 +24,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from headwater.devcluster.gitserver_tls import TlsMaterial
 from headwater.devcluster.helmtools import HelmTools
 from headwater.devcluster.ports import PortAllocator
 
@@ -62,18 +66,31 @@ def index(tools: HelmTools, home: Path, directory: Path) -> bytes:
 
 
 class HelmHTTPServer:
-    """Serves `root` over HTTP on 127.0.0.1 (basic auth when `credentials` are given)."""
+    """Serves `root` over HTTP on 127.0.0.1 (basic auth when `credentials` are given; HTTPS with `tls`)."""
 
-    def __init__(self, root: Path, credentials: tuple[str, str] | None = None) -> None:
+    def __init__(self, root: Path, credentials: tuple[str, str] | None = None, *, tls: TlsMaterial | None = None,
+                 client_cert_required: bool = False) -> None:
         self.root = root
         self.credentials = credentials
+        self.tls = tls
+        self.client_cert_required = client_cert_required
         self.requests: Counter[str] = Counter()
         self.port = PortAllocator().allocate()
         self.runner: web.AppRunner | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/charts"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/charts"
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if self.tls is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.tls.server.cert, self.tls.server.key)
+        if self.client_cert_required:
+            context.load_verify_locations(cafile=str(self.tls.ca.cert))
+            context.verify_mode = ssl.CERT_REQUIRED
+        return context
 
     async def _serve(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -92,7 +109,7 @@ class HelmHTTPServer:
         app.router.add_get("/charts/{name}", self._serve)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port, ssl_context=self._ssl_context()).start()
         return self
 
     async def stop(self) -> None:

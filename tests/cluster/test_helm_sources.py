@@ -13,13 +13,10 @@ import hashlib
 import io
 import json
 import shutil
-import subprocess
 import tarfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
-import aiohttp
 import pytest
 import yaml
 
@@ -31,15 +28,23 @@ from headwater.runtime.kube import KubeClient
 from headwater.runtime.manager import Manager
 from headwater.source.helm.archive import read_archive
 from tests.cluster.conftest import RunningSource
+from tests.cluster.helm_objects import (
+    HR,
+    SRC,
+    condition,
+    deployment_available,
+    download,
+    helm_chart,
+    helm_json,
+    helm_repository,
+    not_ready,
+    ready,
+    until,
+)
 from tests.cluster.helm_repos import PODINFO_VERSION, HelmHTTPServer, OCIRegistry, index, package, podinfo_chart_dir
-from tests.helm_charts import write_chart
-from tests.waiting import wait_for
+from tests.helm_charts import write_chart, write_hooked_chart
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
-
-SRC = "source.toolkit.fluxcd.io/v1"
-HR = "helm.toolkit.fluxcd.io/v2"
-
 
 @pytest.fixture(scope="module")
 def podinfo_archive(helm_tools: HelmTools, tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -67,53 +72,6 @@ def registry(tmp_path_factory: pytest.TempPathFactory, helm_tools: HelmTools, po
     registry.push(helm_tools, tmp_path_factory.mktemp("home"), podinfo_archive)
     yield registry
     registry.stop()
-
-
-def condition(obj: dict[str, Any] | None, kind: str) -> dict[str, Any]:
-    return next((c for c in ((obj or {}).get("status") or {}).get("conditions") or [] if c["type"] == kind), {})
-
-
-async def until(kube: KubeClient, api: str, kind: str, name: str, namespace: str, check: Any, what: str,
-                timeout: float = 90) -> dict[str, Any]:
-    async def probe() -> dict[str, Any] | None:
-        obj = await kube.get_or_none(api, kind, name, namespace)
-        return obj if obj is not None and check(obj) else None
-    found = await wait_for(probe, f"{kind} {name}: {what}", timeout=timeout)
-    assert found is not None
-    return found
-
-
-def ready(obj: dict[str, Any]) -> bool:
-    return bool(condition(obj, "Ready").get("status") == "True")
-
-
-def not_ready(reason: str) -> Any:
-    return lambda obj: condition(obj, "Ready").get("status") == "False" and condition(obj, "Ready")["reason"] == reason
-
-
-async def helm_repository(kube: KubeClient, namespace: str, name: str, url: str, **spec: Any) -> None:
-    await kube.create({"apiVersion": SRC, "kind": "HelmRepository", "metadata": {"name": name, "namespace": namespace},
-                       "spec": {"interval": "10m", "url": url, **spec}})
-
-
-async def helm_chart(kube: KubeClient, namespace: str, name: str, chart: str, source: tuple[str, str],
-                     **spec: Any) -> None:
-    await kube.create({"apiVersion": SRC, "kind": "HelmChart", "metadata": {"name": name, "namespace": namespace},
-                       "spec": {"interval": "10m", "chart": chart, "sourceRef": {"kind": source[0], "name": source[1]},
-                                **spec}})
-
-
-async def download(url: str) -> bytes:
-    async with aiohttp.ClientSession() as session, session.get(url) as response:
-        assert response.status == 200
-        return await response.read()
-
-
-def helm_json(tools: HelmTools, cluster: ClusterInfo, home: Path, *args: str) -> Any:
-    done = subprocess.run([str(tools.helm), *args, "-o", "json"], capture_output=True, text=True, timeout=120,
-                          env={"HOME": str(home), "KUBECONFIG": str(cluster.kubeconfig), "PATH": "/usr/bin:/bin"})
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 @pytest.mark.usefixtures("source_controller")
@@ -255,12 +213,7 @@ async def _release_podinfo(kube: KubeClient, namespace: str, source: str, cluste
     assert chart["status"]["artifact"]["revision"] == PODINFO_VERSION
     assert condition(chart, "Ready")["message"] == f"pulled 'podinfo' chart with version '{PODINFO_VERSION}'"
 
-    async def available() -> bool:
-        deployment = await kube.get_or_none("apps/v1", "Deployment", "web-podinfo", namespace)
-        conditions = ((deployment or {}).get("status") or {}).get("conditions") or []
-        return any(c["type"] == "Available" and c["status"] == "True" for c in conditions) and \
-            deployment is not None and deployment["status"].get("readyReplicas") == 2
-    await wait_for(available, "Deployment web-podinfo Available with 2 replicas", timeout=120)
+    await deployment_available(kube, "web-podinfo", namespace, 2)
     [listed] = helm_json(helm_tools, cluster_info, home, "list", "-n", namespace)
     assert (listed["name"], listed["status"], listed["chart"]) == ("web", "deployed", f"podinfo-{PODINFO_VERSION}")
     assert helm_json(helm_tools, cluster_info, home, "get", "values", "web", "-n", namespace) == {"replicaCount": 2}
@@ -283,3 +236,42 @@ async def test_podinfo_from_the_oci_registry_is_released(
     repo = await kube.get(SRC, "HelmRepository", "podinfo", namespace)
     assert not repo.get("status") or repo["status"] == {"observedGeneration": -1}, "an OCI HelmRepository is static"
     assert "finalizers.fluxcd.io" not in (repo["metadata"].get("finalizers") or [])
+
+
+@pytest.mark.usefixtures("source_controller", "helm_controller")
+async def test_a_chart_with_a_hook_and_a_test_is_released_from_the_http_repository(
+        kube: KubeClient, namespace: str, tmp_path: Path, helm_tools: HelmTools, cluster_info: ClusterInfo) -> None:
+    """Issue 13's acceptance: hook and test Pods run, the release is Ready, Available, and helm sees it."""
+    root = tmp_path / "repo"
+    package(helm_tools, tmp_path / "home", write_hooked_chart(tmp_path / "src"), root)
+    index(helm_tools, tmp_path / "home", root)
+    server = await HelmHTTPServer(root).start()
+    try:
+        await helm_repository(kube, namespace, "charts", server.url)
+        await kube.create({"apiVersion": HR, "kind": "HelmRelease",
+                           "metadata": {"name": "web", "namespace": namespace},
+                           "spec": {"interval": "10m", "test": {"enable": True}, "values": {"replicas": 2},
+                                    "chart": {"spec": {"chart": "hooked", "version": "0.1.x",
+                                                       "sourceRef": {"kind": "HelmRepository", "name": "charts"}}}}})
+        release = await until(kube, HR, "HelmRelease", "web", namespace, ready, "released and tested", timeout=180)
+    finally:
+        await server.stop()
+    assert condition(release, "Ready")["reason"] == "TestSucceeded"
+    assert condition(release, "Released")["message"] == (
+        f"Helm install succeeded for release {namespace}/web.v1 with chart hooked@0.1.0")
+    [snapshot] = release["status"]["history"]
+    assert (snapshot["chartName"], snapshot["chartVersion"], snapshot["status"]) == ("hooked", "0.1.0", "deployed")
+    assert snapshot["testHooks"]["web-smoke"]["phase"] == "Succeeded"
+    assert server.requests["hooked-0.1.0.tgz"] == 1
+    for job in ("web-migrate", "web-smoke"):
+        done = await kube.get("batch/v1", "Job", job, namespace)
+        assert (done.get("status") or {}).get("succeeded") == 1, f"hook Job {job}: {done.get('status')}"
+    await deployment_available(kube, "web", namespace, 2)
+
+    home = tmp_path / "helm-home"
+    [listed] = helm_json(helm_tools, cluster_info, home, "list", "-n", namespace)
+    assert (listed["name"], listed["status"], listed["chart"], listed["revision"]) == (
+        "web", "deployed", "hooked-0.1.0", "1")
+    [revision] = helm_json(helm_tools, cluster_info, home, "history", "web", "-n", namespace)
+    assert (revision["revision"], revision["status"], revision["chart"]) == (1, "deployed", "hooked-0.1.0")
+    assert revision["description"] == "Install complete"

@@ -4,9 +4,8 @@ The path is cleaned as a path inside the artifact; one that climbs out (`../x`) 
 `spec.chart`. The directory is read as Helm's `LoadDir` reads it, within the same bounds as an archive:
 `.helmignore` patterns (gitignore syntax) leave files out, symlinks are never followed (the source
 archiver writes none; one found here refuses the chart), each file and the sum are bounded, and Chart.yaml
-is checked. Dependencies come from `charts/` only (subchart directories or archives, as the files are);
-a dependency Chart.yaml lists that is not there would need a download from another repository, which is
-not done here: the chart is refused with a message that says so (Flux's dependency manager would fetch it).
+is checked. `charts/` is read as the files are (subchart directories or archives); the dependencies
+Chart.yaml lists that it lacks are fetched by `dependency_build`, not here.
 """
 
 from __future__ import annotations
@@ -21,19 +20,15 @@ from headwater.source.helm.archive import CHART_FILE, Chart, ChartError, SizeBud
 from headwater.source.helm.limits import DEFAULT_LIMITS, HelmLimits
 from headwater.source.helm.values import ValuesError, clean
 
-__all__ = ["DependencyMissing", "chart_directory", "read_directory"]
+__all__ = ["chart_directory", "read_directory"]
 
 HELMIGNORE = ".helmignore"
 
 
-class DependencyMissing(ChartError):
-    """Chart.yaml lists a dependency that `charts/` does not hold."""
-
-
-def chart_directory(source_root: Path, chart_path: str) -> Path:
-    """The chart's directory for `spec.chart` below the extracted source, or a refusal."""
+def chart_directory(source_root: Path, chart_path: str, *, field: str = "spec.chart") -> Path:
+    """The chart's directory at `chart_path` (named by `field`) below the extracted source, or a refusal."""
     try:
-        cleaned = clean(chart_path, "spec.chart")
+        cleaned = clean(chart_path, field)
     except ValuesError as err:
         raise ChartError(str(err)) from err
     directory = source_root / cleaned if cleaned != "." else source_root
@@ -43,11 +38,11 @@ def chart_directory(source_root: Path, chart_path: str) -> Path:
         try:
             info = current.lstat()
         except FileNotFoundError:
-            raise ChartError(f"spec.chart: path '{chart_path}' not found in the source artifact") from None
+            raise ChartError(f"{field}: path '{chart_path}' not found in the source artifact") from None
         if stat.S_ISLNK(info.st_mode):
-            raise ChartError(f"spec.chart: path '{chart_path}' passes through a symlink")
+            raise ChartError(f"{field}: path '{chart_path}' passes through a symlink")
     if not directory.is_dir():
-        raise ChartError(f"spec.chart: path '{chart_path}' is not a directory in the source artifact")
+        raise ChartError(f"{field}: path '{chart_path}' is not a directory in the source artifact")
     return directory
 
 
@@ -79,20 +74,4 @@ def read_directory(directory: Path, *, label: str, limits: HelmLimits = DEFAULT_
                 files[path] = f.read(limits.max_chart_file_size + 1)
     if CHART_FILE not in files:
         raise ChartError(f"{label}: no Chart.yaml in the chart directory")
-    chart = chart_from_files(files, label, limits)
-    _check_dependencies(chart, label)
-    return chart
-
-
-def _check_dependencies(chart: Chart, label: str) -> None:
-    """Every dependency Chart.yaml lists must be in `charts/` (a directory or an archive of that name)."""
-    present = {path.split("/")[1] for path in chart.files if path.startswith("charts/")}
-    for position, dependency in enumerate(chart.metadata.get("dependencies") or []):
-        if not isinstance(dependency, dict) or not isinstance(dependency.get("name"), str):
-            raise ChartError(f"{label}/Chart.yaml: dependencies[{position}] has no name")
-        name = dependency["name"]
-        if name not in present and not any(p.startswith(f"{name}-") and p.endswith(".tgz") for p in present):
-            repository = dependency.get("repository") or ""
-            raise DependencyMissing(
-                f"{label}/Chart.yaml: dependency '{name}' ({repository or 'no repository'}) is not in charts/; "
-                "downloading dependencies from other repositories is not supported yet: vendor it into charts/")
+    return chart_from_files(files, label, limits)

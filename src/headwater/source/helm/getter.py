@@ -162,10 +162,22 @@ async def download(url: str, credentials: Credentials, *, repository_url: str, t
     except TimeoutError as err:
         raise FetchError(f"failed to fetch {redact_url(url)}: timed out after {timeout:g}s") from err
     except aiohttp.ClientError as err:
-        detail = type(err).__name__
-        if isinstance(err, aiohttp.ClientConnectorError):
-            detail = f"cannot connect ({err.os_error.strerror or type(err.os_error).__name__})"
-        raise FetchError(f"failed to fetch {redact_url(url)}: {detail}") from err
+        raise FetchError(f"failed to fetch {redact_url(url)}: {_client_error(err)}") from err
+
+
+def _client_error(err: aiohttp.ClientError) -> str:
+    """What went wrong, in words that name the cause and never a credential (no certificate content)."""
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        problem = err.certificate_error
+        reason = getattr(problem, "verify_message", None) or getattr(problem, "reason", None) or type(problem).__name__
+        return f"TLS certificate verification failed: {reason}"
+    if isinstance(err, aiohttp.ClientConnectorSSLError):
+        return f"TLS handshake failed: {getattr(err.os_error, 'reason', None) or type(err.os_error).__name__}"
+    if isinstance(err, aiohttp.ClientConnectorError):
+        return f"cannot connect ({err.os_error.strerror or type(err.os_error).__name__})"
+    if isinstance(err, aiohttp.ServerDisconnectedError):
+        return "the server closed the connection"
+    return type(err).__name__
 
 
 async def _body(response: aiohttp.ClientResponse, url: str, max_size: int, what: str) -> bytes:

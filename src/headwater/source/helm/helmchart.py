@@ -8,7 +8,9 @@ such a HelmChart is reported the way Flux reports a source it cannot get, and re
 From a HelmRepository the version is resolved (`spec.version`, a SemVer range; the repository's stored
 index, or the registry's tags), and the chart downloaded with the repository's credentials (basic auth only
 to the repository's own host unless `passCredentials`). From a GitRepository the chart directory at
-`spec.chart` is read from the Git artifact, confined to it, and packaged; with `reconcileStrategy:
+`spec.chart` is read from the Git artifact, confined to it, its missing dependencies fetched (local
+`file://` charts of the same artifact, HTTP/S repositories and OCI registries with the credentials of the
+namespace's HelmRepository of that URL: `dependency_build`, `dependency_repos`), and packaged; with `reconcileStrategy:
 Revision` its version gets `+<first 12 hex of the commit>`. `spec.valuesFiles` are merged into values.yaml
 (the version then gets the object's generation as build metadata, `.`-joined after a revision), which makes
 a package of a pulled chart too. Nothing is downloaded or built when the stored artifact already is the
@@ -45,12 +47,15 @@ from headwater.source import semver
 from headwater.source.helm import build as b
 from headwater.source.helm.archive import Chart, ChartError, package, read_archive
 from headwater.source.helm.auth import repository_credentials
-from headwater.source.helm.directory import DependencyMissing, chart_directory, read_directory
+from headwater.source.helm.dependency_build import build_dependencies
+from headwater.source.helm.dependency_repos import NamespaceCharts
+from headwater.source.helm.directory import chart_directory, read_directory
 from headwater.source.helm.getter import FetchError, download, resolve_reference
 from headwater.source.helm.helmrepository import normalize_url
 from headwater.source.helm.index import ChartVersionNotFound, InvalidIndex, RepositoryIndex, chart_version, parse_index
 from headwater.source.helm.limits import DEFAULT_LIMITS, HelmLimits
-from headwater.source.helm.oci import Registry, resolve_tag
+from headwater.source.helm.oci import Registry, TagNotFound
+from headwater.source.helm.oci import chart_version as oci_chart_version
 from headwater.source.helm.values import (
     ValuesError,
     effective_values_files,
@@ -110,7 +115,7 @@ class HelmChartReconciler(Reconciler):
             else:
                 assert source_artifact is not None
                 built = await self._from_git(ctx, spec, Artifact.from_dict(source_artifact),
-                                             None if force else cached, label)
+                                             None if force else cached, label, namespace)
         except b.BuildError as err:
             other = b.BUILD_FAILED_CONDITION if err.reason.condition == cond.FETCH_FAILED_CONDITION \
                 else cond.FETCH_FAILED_CONDITION
@@ -211,26 +216,26 @@ class HelmChartReconciler(Reconciler):
         return await asyncio.to_thread(self._package, pulled, artifact_version, values_files, spec, label, name,
                                        reader=None)
 
-    async def _oci_version(self, registry: Registry, chart: str, wanted: str) -> str:
+    @staticmethod
+    async def _oci_version(registry: Registry, chart: str, wanted: str) -> str:
         try:
-            semver.parse_flux_version(wanted)
-            return wanted  # an exact version: the tag, without listing tags (Flux's shortcut)
-        except semver.SemverError:
-            pass
-        try:
-            tags = await registry.tags(chart)
-        except FetchError as err:
-            raise b.BuildError(b.CHART_PULL, f"failed to get chart version for remote reference: could not get tags "
-                               f"for \"{chart}\": {err}") from err
-        if not tags:
-            raise b.BuildError(b.CHART_PULL, "failed to get chart version for remote reference: unable to locate any "
-                               f"tags in provided repository: {chart}")
-        try:
-            return resolve_tag(tags, wanted)
-        except (LookupError, semver.SemverError) as err:
+            return await oci_chart_version(registry, chart, wanted)
+        except TagNotFound as err:
             raise b.BuildError(b.CHART_PULL, f"failed to get chart version for remote reference: {err}") from err
 
     def _chart_version(self, repo: HelmRepository, spec: HelmChartSpec) -> dict[str, Any]:
+        try:
+            index = self._stored_index(repo)
+        except InvalidIndex as err:
+            raise b.BuildError(b.CHART_PULL, f"could not load repository index for remote chart reference: "
+                               f"{err}") from err
+        try:
+            return chart_version(index, spec.chart, spec.version)
+        except (ChartVersionNotFound, semver.SemverError) as err:
+            raise b.BuildError(b.CHART_REFERENCE, f"failed to get chart version for remote reference: {err}") from err
+
+    def _stored_index(self, repo: HelmRepository) -> RepositoryIndex:
+        """The repository's stored index artifact, parsed (kept for the last few index digests)."""
         artifact = repo.status.artifact
         assert artifact is not None
         index = self._indexes.get(artifact.digest)
@@ -239,24 +244,21 @@ class HelmChartReconciler(Reconciler):
                 path = self.store.local_path(artifact.path)
                 with path.open("rb") as f:
                     data = f.read(self.limits.max_index_size + 1)
-                index = parse_index(data, source=f"HelmRepository {repo.namespace}/{repo.name} artifact "
-                                    f"{artifact.path}", max_size=self.limits.max_index_size)
-            except (OSError, InvalidIndex) as err:
-                raise b.BuildError(b.CHART_PULL, f"could not load repository index for remote chart reference: "
-                                   f"{err}") from err
+            except OSError as err:
+                raise InvalidIndex(f"HelmRepository {repo.namespace}/{repo.name} artifact {artifact.path}: "
+                                   f"{err.strerror or err}") from err
+            index = parse_index(data, source=f"HelmRepository {repo.namespace}/{repo.name} artifact "
+                                f"{artifact.path}", max_size=self.limits.max_index_size)
             self._indexes[artifact.digest] = index
             while len(self._indexes) > INDEX_CACHE_SIZE:
                 self._indexes.popitem(last=False)
         self._indexes.move_to_end(artifact.digest)
-        try:
-            return chart_version(index, spec.chart, spec.version)
-        except (ChartVersionNotFound, semver.SemverError) as err:
-            raise b.BuildError(b.CHART_REFERENCE, f"failed to get chart version for remote reference: {err}") from err
+        return index
 
     # -- from a Git artifact -----------------------------------------------------------------------
 
     async def _from_git(self, ctx: ReconcileContext, spec: HelmChartSpec, source: Artifact,
-                        cached: tuple[str, str] | None, label: str) -> b.Build:
+                        cached: tuple[str, str] | None, label: str, namespace: str) -> b.Build:
         values_files = effective_values_files(spec.values_files)
         metadata = ""
         if spec.reconcile_strategy == "Revision":
@@ -274,18 +276,34 @@ class HelmChartReconciler(Reconciler):
                 directory = chart_directory(root, spec.chart)
             except ChartError as err:
                 raise b.BuildError(b.CHART_REFERENCE, f"{label}: {err}") from err
+            chart_label = f"{label} chart '{spec.chart}'"
             try:
-                chart = await asyncio.to_thread(read_directory, directory, label=f"{label} chart '{spec.chart}'",
-                                                limits=self.limits)
-            except DependencyMissing as err:
-                raise b.BuildError(b.DEPENDENCY_BUILD, str(err)) from err
+                chart = await asyncio.to_thread(read_directory, directory, label=chart_label, limits=self.limits)
             except ChartError as err:
                 raise b.BuildError(b.CHART_PACKAGE, str(err)) from err
             version = b.with_build_metadata(chart.version, metadata)
             if cached == (chart.name, version):
                 return b.Build(chart.name, version, None, True, values_files)
+            try:
+                chart, _ = await build_dependencies(
+                    chart, root=root, chart_path=directory.relative_to(root).as_posix(), label=chart_label,
+                    charts=self._dependency_charts(namespace), limits=self.limits)
+            except ChartError as err:
+                raise b.BuildError(b.DEPENDENCY_BUILD, str(err)) from err
             return await asyncio.to_thread(self._package, chart, version, values_files, spec, label, chart.name,
                                            reader=root)
+
+    def _dependency_charts(self, namespace: str) -> NamespaceCharts:
+        """Where this build's remote dependencies come from: the namespace's HelmRepositories, or anonymous."""
+        informer = self.sources.get("HelmRepository")
+        repositories = informer.list(namespace) if informer is not None else []
+
+        def has_stored_index(repo: HelmRepository) -> bool:
+            artifact = repo.status.artifact
+            return artifact is not None and self.store.exists(Artifact.from_dict(artifact.raw))
+
+        return NamespaceCharts(self.kube, repositories, namespace, stored_index=self._stored_index,
+                               has_stored_index=has_stored_index, limits=self.limits)
 
     def _package(self, chart: Chart, version: str, values_files: list[str], spec: HelmChartSpec, label: str,
                  name: str, *, reader: Path | None) -> b.Build:

@@ -30,7 +30,8 @@ from headwater.source import semver
 from headwater.source.helm.getter import Credentials, FetchError
 from headwater.source.helm.limits import DEFAULT_LIMITS, HelmLimits
 
-__all__ = ["CHART_LAYER", "Registry", "docker_config_credentials", "registry_host", "resolve_tag"]
+__all__ = ["CHART_LAYER", "Registry", "TagNotFound", "chart_version", "docker_config_credentials", "registry_host",
+           "resolve_tag"]
 
 CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
@@ -77,6 +78,29 @@ def resolve_tag(tags: list[str], wanted: str) -> str:
     if not matched:
         raise LookupError(f"could not locate a version matching provided version string {wanted}")
     return max(matched, key=lambda item: item[0])[1]
+
+
+class TagNotFound(LookupError):
+    """No tag of the chart can be used for the requested version; the message says why."""
+
+
+async def chart_version(registry: Registry, chart: str, wanted: str) -> str:
+    """The version to pull: `wanted` itself when it is a version (Flux's shortcut), else the best tag."""
+    try:
+        semver.parse_flux_version(wanted)
+        return wanted
+    except semver.SemverError:
+        pass
+    try:
+        tags = await registry.tags(chart)
+    except FetchError as err:
+        raise TagNotFound(f"could not get tags for \"{chart}\": {err}") from err
+    if not tags:
+        raise TagNotFound(f"unable to locate any tags in provided repository: {chart}")
+    try:
+        return resolve_tag(tags, wanted)
+    except (LookupError, semver.SemverError) as err:
+        raise TagNotFound(str(err)) from err
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Chart directories inside a source artifact: confined, .helmignore honoured, charts/ dependencies only."""
+"""Chart directories inside a source artifact: confined, .helmignore honoured, charts/ read as it is."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from headwater.source.helm.archive import ChartError
-from headwater.source.helm.directory import DependencyMissing, chart_directory, read_directory
+from headwater.source.helm.directory import chart_directory, read_directory
 from tests.unit.artifact.conftest import write_tree
 
 CHART = "apiVersion: v2\nname: app\nversion: 0.3.0\n"
@@ -42,12 +42,6 @@ def test_chart_paths_are_confined(tmp_path: Path, path: str, message: str) -> No
     os.symlink(root / "charts", root / "link")
     with pytest.raises(ChartError, match=re.escape(message)):
         chart_directory(root, path)
-
-
-def test_a_missing_dependency_is_refused_with_the_reason(tmp_path: Path) -> None:
-    root = write_tree(tmp_path / "src", {"Chart.yaml": CHART + "dependencies:\n- {name: db, repository: https://x}\n"})
-    with pytest.raises(DependencyMissing, match=re.escape("dependency 'db' (https://x) is not in charts/")):
-        read_directory(root, label="chart")
 
 
 def test_symlinks_inside_the_chart_are_refused(tmp_path: Path) -> None:
