@@ -38,6 +38,8 @@ from headwater.runtime.kube.errors import ApiError, ClusterUnreachable
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import harness  # type: ignore[import-not-found]  # bench/ is not a package
 
+ControllerProcess = harness.ControllerProcess  # `headwater controller NAME` as a child process
+
 KS_API = "kustomize.toolkit.fluxcd.io/v1"
 SRC_API = "source.toolkit.fluxcd.io/v1"
 REQUESTED_AT = "reconcile.fluxcd.io/requestedAt"
