@@ -25,6 +25,9 @@ type kubeTarget struct {
 	Groups      []string `json:"impersonate_groups,omitempty"`
 	QPS         float32  `json:"qps,omitempty"`
 	Burst       int      `json:"burst,omitempty"`
+	// Fresh asks for a client of this request's own (spec.persistentClient: false): discovery is read
+	// anew instead of being shared with the other actions on the same target.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 func (t kubeTarget) key() string {
@@ -54,6 +57,17 @@ var (
 
 // getterFor returns the shared getter of `target`, bound to `namespace` (a shallow copy sharing caches).
 func getterFor(target kubeTarget, namespace string) (*getter, *engineError) {
+	if target.Fresh {
+		own, err := newGetter(target)
+		if err != nil {
+			return nil, err
+		}
+		if initErr := own.init(); initErr != nil {
+			return nil, fail("KubeConfigInvalid", "cannot reach the cluster: %v", initErr)
+		}
+		own.namespace = namespace
+		return own, nil
+	}
 	gettersLock.Lock()
 	shared, ok := getters[target.key()]
 	gettersLock.Unlock()
