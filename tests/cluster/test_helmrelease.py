@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from headwater.devcluster.helmtools import HelmTools
 from headwater.runtime.kube import KubeClient
 from headwater.runtime.manager import Manager
 from tests.cluster.conftest import RunningSource
-from tests.helm_charts import write_chart
+from tests.helm_charts import add_database, write_chart
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -241,3 +243,47 @@ async def test_a_new_target_namespace_moves_the_release(
         return await kube.get_or_none(HR_API, "HelmRelease", "web", namespace) is None
     await wait_for(gone, "the HelmRelease uninstalled and deleted", timeout=60)
     await kube.delete("v1", "Namespace", other)
+
+
+async def test_health_check_expressions_judge_a_custom_kind_and_common_metadata_upgrades(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        helm_tools: HelmTools, cluster_info: ClusterInfo, tmp_path: Path,
+        database_crd: Callable[[], Awaitable[str]]) -> None:
+    group = await database_crd()
+    chart = write_chart(tmp_path / "charts")
+    add_database(chart, group)
+    await publish_chart(kube, source_controller, namespace, chart, 1)
+    await release(kube, namespace, {
+        "values": {"phase": "Ready"}, "timeout": "40s", "upgrade": {"remediation": {"retries": 1}},
+        "healthCheckExprs": [{"apiVersion": f"{group}/v1", "kind": "Database",
+                              "inProgress": "status.phase == 'Provisioning'",
+                              "failed": "status.phase == 'Failed'", "current": "status.phase == 'Ready'"}]})
+
+    installed = await until(kube, namespace, "installed", ready_with("InstallSucceeded"))
+    status = installed["status"]
+    assert status["lastAttemptedReleaseAction"] == "install"
+    assert re.fullmatch(r"(\d+m)?\d+(\.\d+)?(s|ms)", status["lastAttemptedReleaseActionDuration"])
+    assert "observedCommonMetadataDigest" not in status
+    assert "lastAttemptedRevisionDigest" not in status  # an ExternalArtifact chart carries no OCI digest
+    assert "ociDigest" not in status["history"][0]
+
+    # commonMetadata alone (same chart, same values) makes an upgrade, and its digest is observed.
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace,
+                     patch={"spec": {"commonMetadata": {"labels": {"team": "storage"}}}})
+    labelled = await until(kube, namespace, "upgraded for commonMetadata", ready_with("UpgradeSucceeded", 2))
+    assert labelled["status"]["observedCommonMetadataDigest"].startswith("sha256:")
+    database = await kube.get(f"{group}/v1", "Database", "web-db", namespace)
+    assert database["metadata"]["labels"]["team"] == "storage"
+
+    # The object turns Failed: Helm's wait ends with it, the release is failed and rolled back, as a failed wait.
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace, patch={"spec": {"values": {"phase": "Failed"}}})
+    remediated = await until(kube, namespace, "rolled back",
+                             lambda o: condition(o, "Remediated").get("reason") == "RollbackSucceeded", timeout=120)
+    released = condition(remediated, "Released")
+    assert (released["status"], released["reason"]) == ("False", "UpgradeFailed")
+    assert f"Database/{namespace}/web-db not ready" in released["message"]
+    assert "status: Failed" in released["message"]
+    home = tmp_path / "helm-home"
+    history = helm_json(helm_tools, cluster_info, home, "history", "web", "-n", namespace)
+    assert "failed" in [entry["status"] for entry in history]
+    assert (await kube.get(f"{group}/v1", "Database", "web-db", namespace))["status"]["phase"] == "Ready"
