@@ -93,10 +93,24 @@ class Request:
         else:
             cond.mark_false(conds, cond_type, reason, message, generation=gen)
 
+    def _chart_facts(self, revision: str) -> tuple[str, str]:
+        """(app version, OCI digest) of the chart version an event names, when this reconcile knows them."""
+        current = history.latest(self.history) or {}
+        if current.get("chartVersion") == revision:
+            return str(current.get("appVersion") or ""), str(current.get("ociDigest") or "")
+        if self.chart.version == revision:
+            return self.chart.app_version, self.chart.oci_digest
+        return "", ""
+
     def event(self, warning: bool, reason: str, message: str, revision: str = "", token: str = "") -> None:
         metadata = {}
         if revision:
             metadata[f"{GROUP}/revision"] = revision
+            app_version, oci_digest = self._chart_facts(revision)
+            if app_version:
+                metadata[f"{GROUP}/app-version"] = app_version
+            if oci_digest:
+                metadata[f"{GROUP}/oci-digest"] = oci_digest
         if token:
             metadata[f"{GROUP}/token"] = token
         self.ctx.event(EVENT_TYPE_WARNING if warning else EVENT_TYPE_NORMAL, reason, message, metadata or None)

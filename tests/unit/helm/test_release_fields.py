@@ -183,3 +183,18 @@ def test_a_ready_expr_that_does_not_compile_stalls() -> None:
     with pytest.raises(TerminalError) as raised:
         HelmReleaseReconciler._check_dependencies(cast(HelmReleaseReconciler, checker), frontend)
     assert raised.value.reason == "InvalidCELExpression"
+
+
+@pytest.mark.parametrize(("history", "revision", "expected"), [
+    pytest.param([{"chartVersion": "6.6.1+0cc9a8446c95", "appVersion": "6.6.1", "ociDigest": DIGEST}],
+                 "6.6.1+0cc9a8446c95", ("6.6.1", DIGEST), id="the release an event is about"),
+    pytest.param([], "6.6.2+0cc9a8446c95", ("6.6.2", DIGEST), id="the chart being released"),
+    pytest.param([{"chartVersion": "6.6.0", "appVersion": "6.6.0"}], "6.6.0", ("6.6.0", ""),
+                 id="no OCI digest"),
+    pytest.param([], "1.0.0", ("", ""), id="a version this reconcile does not know"),
+])
+def test_events_are_annotated_with_the_app_version_and_oci_digest(history: list[dict[str, Any]], revision: str,
+                                                                  expected: tuple[str, str]) -> None:
+    chart = SimpleNamespace(version="6.6.2+0cc9a8446c95", app_version="6.6.2", oci_digest=DIGEST)
+    request = cast(atomic.Request, SimpleNamespace(history=history, chart=chart))
+    assert atomic.Request._chart_facts(request, revision) == expected
