@@ -287,3 +287,46 @@ async def test_health_check_expressions_judge_a_custom_kind_and_common_metadata_
     history = helm_json(helm_tools, cluster_info, home, "history", "web", "-n", namespace)
     assert "failed" in [entry["status"] for entry in history]
     assert (await kube.get(f"{group}/v1", "Database", "web-db", namespace))["status"]["phase"] == "Ready"
+
+
+async def publish_oci_chart(kube: KubeClient, source: RunningSource, namespace: str, chart: Path, digest: str) -> None:
+    """An OCIRepository `chart` whose artifact is `chart`, as if pulled as `0.1.0@<digest>` (labelled so the
+    session's source controller leaves it alone: nothing is pulled)."""
+    ref = ObjectRef("OCIRepository", namespace, "chart")
+    artifact = source.store.new_artifact(ref, f"0.1.0@{digest}", f"chart-{digest[7:19]}.tar.gz")
+    stored = source.store.archive(artifact, chart).to_dict()
+    existing = await kube.get_or_none(SRC_API, "OCIRepository", "chart", namespace)
+    if existing is None:
+        existing = await kube.create({
+            "apiVersion": SRC_API, "kind": "OCIRepository",
+            "metadata": {"name": "chart", "namespace": namespace,
+                         "labels": {"headwater.dev/isolated-source": "helmrelease-test"}},
+            "spec": {"url": "oci://registry.invalid/charts/greeter", "interval": "10m", "ref": {"tag": "0.1.0"}}})
+    now = "2026-01-01T00:00:00Z"
+    await kube.patch_status(existing, {"artifact": stored, "conditions": [
+        {"type": "Ready", "status": "True", "reason": "Succeeded", "message": "ok", "lastTransitionTime": now}]})
+
+
+async def test_an_oci_chart_pushed_again_under_the_same_version_is_upgraded(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        helm_tools: HelmTools, cluster_info: ClusterInfo, tmp_path: Path) -> None:
+    first, second = f"sha256:{'ab' * 32}", f"sha256:{'cd' * 32}"
+    chart = write_chart(tmp_path / "charts")
+    await publish_oci_chart(kube, source_controller, namespace, chart, first)
+    await release(kube, namespace, {"chartRef": {"kind": "OCIRepository", "name": "chart"}})
+
+    installed = await until(kube, namespace, "installed", ready_with("InstallSucceeded"))
+    status = installed["status"]
+    assert (status["lastAttemptedRevision"], status["lastAttemptedRevisionDigest"]) == ("0.1.0+abababababab", first)
+    [snapshot] = status["history"]
+    assert (snapshot["chartVersion"], snapshot["ociDigest"]) == ("0.1.0+abababababab", first)
+    home = tmp_path / "helm-home"
+    [listed] = helm_json(helm_tools, cluster_info, home, "list", "-n", namespace)
+    assert listed["chart"] == "greeter-0.1.0+abababababab"
+
+    await publish_oci_chart(kube, source_controller, namespace, chart, second)
+    upgraded = await until(kube, namespace, "upgraded to the re-pushed chart",
+                           lambda o: o["status"].get("lastAttemptedRevisionDigest") == second
+                           and ready_with("UpgradeSucceeded")(o))
+    assert [(s["chartVersion"], s.get("ociDigest")) for s in upgraded["status"]["history"]] == [
+        ("0.1.0+cdcdcdcdcdcd", second), ("0.1.0+abababababab", first)]
