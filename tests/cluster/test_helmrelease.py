@@ -330,3 +330,29 @@ async def test_an_oci_chart_pushed_again_under_the_same_version_is_upgraded(
                            and ready_with("UpgradeSucceeded")(o))
     assert [(s["chartVersion"], s.get("ociDigest")) for s in upgraded["status"]["history"]] == [
         ("0.1.0+cdcdcdcdcdcd", second), ("0.1.0+abababababab", first)]
+
+
+async def test_a_dependency_is_ready_when_its_ready_expr_says_so(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        tmp_path: Path) -> None:
+    await publish_chart(kube, source_controller, namespace, write_chart(tmp_path / "charts"), 1)
+    await release(kube, namespace, {"values": {"greeting": "v1"}}, name="backend")
+    await release(kube, namespace, {"values": {"greeting": "v2"}, "dependsOn": [
+        {"name": "backend", "readyExpr": "dep.spec.values.greeting == self.spec.values.greeting && "
+                                         "dep.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')"}]},
+                  name="frontend")
+
+    async def frontend(check: Any) -> dict[str, Any] | None:
+        obj = await kube.get_or_none(HR_API, "HelmRelease", "frontend", namespace)
+        return obj if obj is not None and check(obj) else None
+
+    def waiting(obj: dict[str, Any]) -> bool:
+        return condition(obj, "Ready").get("reason") == "DependencyNotReady"
+    blocked = await wait_for(lambda: frontend(waiting), "frontend waiting for its dependency")
+    assert condition(blocked, "Ready")["message"] == f"dependency '{namespace}/backend' is not ready (readyExpr)"
+    assert "history" not in blocked["status"]
+
+    await kube.patch(HR_API, "HelmRelease", "backend", namespace=namespace,
+                     patch={"spec": {"values": {"greeting": "v2"}}})
+    installed = await wait_for(lambda: frontend(ready_with("InstallSucceeded")), "frontend installed", timeout=90)
+    assert installed["status"]["history"][0]["status"] == "deployed"
