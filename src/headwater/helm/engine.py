@@ -185,9 +185,14 @@ class HelmEngine:
 
     def health_reply(self, callback: Mapping[str, Any]) -> dict[str, Any]:
         """The answer to one health callback: the status the request's health checks give the object."""
-        reader = self._health.get(int(callback.get("request") or 0))
-        obj = callback.get("object")
-        status = reader.read(obj) if reader is not None and isinstance(obj, Mapping) else None
+        request, obj = callback.get("request"), callback.get("object")
+        reader = self._health.get(request) if isinstance(request, int) else None
+        try:
+            status = reader.read(obj) if reader is not None and isinstance(obj, Mapping) else None
+        except Exception as err:  # an object's content must never stop the engine's reader
+            log.warning("a health check could not judge an object (%s)", type(err).__name__)
+            return {"id": callback.get("id"), "status": UNKNOWN,
+                    "message": f"the health checks failed on the object: {type(err).__name__}"}
         if status is None:
             return {"id": callback.get("id"), "status": UNKNOWN, "message": "no health check covers the object"}
         return {"id": callback.get("id"), "status": status.status, "message": status.error or status.message}

@@ -198,3 +198,20 @@ def test_events_are_annotated_with_the_app_version_and_oci_digest(history: list[
     chart = SimpleNamespace(version="6.6.2+0cc9a8446c95", app_version="6.6.2", oci_digest=DIGEST)
     request = cast(atomic.Request, SimpleNamespace(history=history, chart=chart))
     assert atomic.Request._chart_facts(request, revision) == expected
+
+
+class _Exploding:
+    def read(self, obj: Any) -> Any:
+        raise RecursionError("too deep")
+
+
+@pytest.mark.parametrize(("reader", "callback"), [
+    pytest.param(_Exploding(), {"id": 4, "request": 9, "object": _object("Ready")}, id="a reader that fails"),
+    pytest.param(None, {"id": 4, "request": "9", "object": _object("Ready")}, id="a request id that is no number"),
+    pytest.param(None, {"id": 4, "request": 9, "object": ["not", "an", "object"]}, id="an object that is no mapping"),
+])
+def test_a_callback_that_cannot_be_judged_is_unknown(reader: Any, callback: dict[str, Any]) -> None:
+    engine = HelmEngine(Path("/nonexistent/hw-helm-engine"))
+    engine._health[9] = reader or compile_health_checks([DATABASE])
+    reply = engine.health_reply(callback)
+    assert (reply["id"], reply["status"]) == (4, "Unknown")
