@@ -159,3 +159,14 @@ async def test_a_kind_defined_after_discovery_was_read_is_found_and_judged_by_th
     assert raised.value.kind == "UpgradeFailed"
     assert f"resource Database/{namespace}/db-db not ready. status: Failed" in raised.value.message
     assert [h["status"] for h in helm.json("history", "db", "-n", namespace)] == ["deployed", "failed"]
+
+
+async def test_a_request_with_a_client_of_its_own_releases_the_same(
+        engine: HelmEngine, cluster_info: ClusterInfo, kube: KubeClient, namespace: str, tmp_path: Path) -> None:
+    own = KubeTarget(kubeconfig=cluster_info.kubeconfig.read_text(), fresh=True)  # spec.persistentClient: false
+    params = {**target(cluster_info, namespace, "solo", chart=str(write_chart(tmp_path)), values={"greeting": "own"}),
+              "kube": own.as_params()}
+    assert own.as_params()["fresh"] is True
+    installed = await engine.call("install", params)
+    assert (installed["status"], installed["version"]) == ("deployed", 1)
+    assert (await kube.get("v1", "ConfigMap", "solo-config", namespace))["data"] == {"greeting": "own"}
