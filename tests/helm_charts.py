@@ -63,3 +63,17 @@ def write_hooked_chart(root: Path, version: str = "0.1.0") -> Path:
                     image: registry.example/{name}:1.0
             """))
     return chart
+
+
+def add_database(chart: Path, group: str) -> None:
+    """A `Database` object of `group` in the chart, its `status.phase` from the value `phase`."""
+    (chart / "templates" / "database.yaml").write_text(textwrap.dedent(f"""\
+        apiVersion: {group}/v1
+        kind: Database
+        metadata:
+          name: {{{{ .Release.Name }}}}-db
+        spec:
+          engine: postgres
+        status:
+          phase: {{{{ .Values.phase | quote }}}}
+        """))

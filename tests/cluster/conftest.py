@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from tests.integration.conftest import (  # noqa: F401  (fixtures, used by name)
     repo_builder,
     repo_name,
 )
+from tests.waiting import wait_for
 
 
 @pytest.fixture(scope="session")
@@ -139,3 +141,33 @@ async def running(manager: Manager) -> AsyncIterator[None]:
     finally:
         stop.set()
         await task
+
+
+@pytest.fixture
+async def database_crd(kube: KubeClient) -> AsyncIterator[Callable[[], Awaitable[str]]]:
+    """Makes a fresh Database kind (no status subresource: a chart's manifest sets its status) when called,
+    Established, and answers its group; the CRDs made are deleted afterwards."""
+    made: list[str] = []
+
+    async def make() -> str:
+        group = f"t{secrets.token_hex(3)}.headwater.dev"
+        name = f"databases.{group}"
+        await kube.create({
+            "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition", "metadata": {"name": name},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"plural": "databases", "singular": "database", "kind": "Database",
+                               "listKind": "DatabaseList"},
+                     "versions": [{"name": "v1", "served": True, "storage": True, "schema": {"openAPIV3Schema": {
+                         "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]}})
+        made.append(name)
+
+        async def established() -> bool:
+            got = await kube.get("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)
+            return any(c["type"] == "Established" and c["status"] == "True"
+                       for c in (got.get("status") or {}).get("conditions") or [])
+        await wait_for(established, f"the CRD {name} to be established")
+        return group
+
+    yield make
+    for name in made:
+        await kube.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition", name)

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from headwater.apply.cel_health import compile_health_checks
 from headwater.devcluster.cluster import ClusterInfo
 from headwater.devcluster.helmtools import HelmTools
 from headwater.helm.engine import EngineError, HelmEngine, KubeTarget
 from headwater.runtime.kube import KubeClient
-from tests.helm_charts import write_chart
+from tests.helm_charts import add_database, write_chart
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
@@ -130,3 +132,41 @@ async def test_post_renderers_and_a_failing_install_leave_a_failed_release(
         await engine.call("install", target(cluster_info, namespace, "broken", chart=str(broken)))
     assert failed.value.kind == "InstallFailed"
     assert "nil pointer evaluating interface {}.deeper" in failed.value.message
+
+
+async def test_a_kind_defined_after_discovery_was_read_is_found_and_judged_by_the_controller(
+        engine: HelmEngine, helm: HelmCLI, cluster_info: ClusterInfo, kube: KubeClient, namespace: str,
+        tmp_path: Path, database_crd: Callable[[], Awaitable[str]]) -> None:
+    # The engine reads discovery for the cluster, then a new kind appears (as another release's CRD would).
+    await engine.call("install", target(cluster_info, namespace, "first", chart=str(write_chart(tmp_path / "a"))))
+    group = await database_crd()
+    chart = write_chart(tmp_path / "b")
+    add_database(chart, group)
+    checks = compile_health_checks([{"apiVersion": f"{group}/v1", "kind": "Database",
+                                     "current": "status.phase == 'Ready'", "failed": "status.phase == 'Failed'"}])
+    waiting = {"wait": "watcher", "health_checks": [{"group": group, "kind": "Database"}]}
+    installed = await engine.call("install", target(cluster_info, namespace, "db", chart=str(chart),
+                                                    values={"phase": "Ready"}, chart_version="0.1.0+0cc9a8446c95",
+                                                    **waiting), health=checks)
+    assert (installed["status"], installed["chart_version"]) == ("deployed", "0.1.0+0cc9a8446c95")
+    [listed] = [entry for entry in helm.json("list", "-n", namespace) if entry["name"] == "db"]
+    assert listed["chart"] == "greeter-0.1.0+0cc9a8446c95"
+
+    # Failed as the controller judges it (kstatus alone calls an object without conditions Current).
+    with pytest.raises(EngineError) as raised:
+        await engine.call("upgrade", target(cluster_info, namespace, "db", chart=str(chart), values={"phase": "Failed"},
+                                            timeout_seconds=60, **waiting), health=checks)
+    assert raised.value.kind == "UpgradeFailed"
+    assert f"resource Database/{namespace}/db-db not ready. status: Failed" in raised.value.message
+    assert [h["status"] for h in helm.json("history", "db", "-n", namespace)] == ["deployed", "failed"]
+
+
+async def test_a_request_with_a_client_of_its_own_releases_the_same(
+        engine: HelmEngine, cluster_info: ClusterInfo, kube: KubeClient, namespace: str, tmp_path: Path) -> None:
+    own = KubeTarget(kubeconfig=cluster_info.kubeconfig.read_text(), fresh=True)  # spec.persistentClient: false
+    params = {**target(cluster_info, namespace, "solo", chart=str(write_chart(tmp_path)), values={"greeting": "own"}),
+              "kube": own.as_params()}
+    assert own.as_params()["fresh"] is True
+    installed = await engine.call("install", params)
+    assert (installed["status"], installed["version"]) == ("deployed", 1)
+    assert (await kube.get("v1", "ConfigMap", "solo-config", namespace))["data"] == {"greeting": "own"}

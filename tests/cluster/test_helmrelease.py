@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from headwater.devcluster.helmtools import HelmTools
 from headwater.runtime.kube import KubeClient
 from headwater.runtime.manager import Manager
 from tests.cluster.conftest import RunningSource
-from tests.helm_charts import write_chart
+from tests.helm_charts import add_database, write_chart
 from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -241,3 +243,116 @@ async def test_a_new_target_namespace_moves_the_release(
         return await kube.get_or_none(HR_API, "HelmRelease", "web", namespace) is None
     await wait_for(gone, "the HelmRelease uninstalled and deleted", timeout=60)
     await kube.delete("v1", "Namespace", other)
+
+
+async def test_health_check_expressions_judge_a_custom_kind_and_common_metadata_upgrades(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        helm_tools: HelmTools, cluster_info: ClusterInfo, tmp_path: Path,
+        database_crd: Callable[[], Awaitable[str]]) -> None:
+    group = await database_crd()
+    chart = write_chart(tmp_path / "charts")
+    add_database(chart, group)
+    await publish_chart(kube, source_controller, namespace, chart, 1)
+    await release(kube, namespace, {
+        "values": {"phase": "Ready"}, "timeout": "40s", "upgrade": {"remediation": {"retries": 1}},
+        "healthCheckExprs": [{"apiVersion": f"{group}/v1", "kind": "Database",
+                              "inProgress": "status.phase == 'Provisioning'",
+                              "failed": "status.phase == 'Failed'", "current": "status.phase == 'Ready'"}]})
+
+    installed = await until(kube, namespace, "installed", ready_with("InstallSucceeded"))
+    status = installed["status"]
+    assert status["lastAttemptedReleaseAction"] == "install"
+    assert re.fullmatch(r"(\d+m)?\d+(\.\d+)?(s|ms)", status["lastAttemptedReleaseActionDuration"])
+    assert "observedCommonMetadataDigest" not in status
+    assert "lastAttemptedRevisionDigest" not in status  # an ExternalArtifact chart carries no OCI digest
+    assert "ociDigest" not in status["history"][0]
+
+    # commonMetadata alone (same chart, same values) makes an upgrade, and its digest is observed.
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace,
+                     patch={"spec": {"commonMetadata": {"labels": {"team": "storage"}}}})
+    labelled = await until(kube, namespace, "upgraded for commonMetadata", ready_with("UpgradeSucceeded", 2))
+    assert labelled["status"]["observedCommonMetadataDigest"].startswith("sha256:")
+    database = await kube.get(f"{group}/v1", "Database", "web-db", namespace)
+    assert database["metadata"]["labels"]["team"] == "storage"
+
+    # The object turns Failed: Helm's wait ends with it, the release is failed and rolled back, as a failed wait.
+    await kube.patch(HR_API, "HelmRelease", "web", namespace=namespace, patch={"spec": {"values": {"phase": "Failed"}}})
+    remediated = await until(kube, namespace, "rolled back",
+                             lambda o: condition(o, "Remediated").get("reason") == "RollbackSucceeded", timeout=120)
+    released = condition(remediated, "Released")
+    assert (released["status"], released["reason"]) == ("False", "UpgradeFailed")
+    assert f"Database/{namespace}/web-db not ready" in released["message"]
+    assert "status: Failed" in released["message"]
+    home = tmp_path / "helm-home"
+    history = helm_json(helm_tools, cluster_info, home, "history", "web", "-n", namespace)
+    assert "failed" in [entry["status"] for entry in history]
+    assert (await kube.get(f"{group}/v1", "Database", "web-db", namespace))["status"]["phase"] == "Ready"
+
+
+async def publish_oci_chart(kube: KubeClient, source: RunningSource, namespace: str, chart: Path, digest: str) -> None:
+    """An OCIRepository `chart` whose artifact is `chart`, as if pulled as `0.1.0@<digest>` (labelled so the
+    session's source controller leaves it alone: nothing is pulled)."""
+    ref = ObjectRef("OCIRepository", namespace, "chart")
+    artifact = source.store.new_artifact(ref, f"0.1.0@{digest}", f"chart-{digest[7:19]}.tar.gz")
+    stored = source.store.archive(artifact, chart).to_dict()
+    existing = await kube.get_or_none(SRC_API, "OCIRepository", "chart", namespace)
+    if existing is None:
+        existing = await kube.create({
+            "apiVersion": SRC_API, "kind": "OCIRepository",
+            "metadata": {"name": "chart", "namespace": namespace,
+                         "labels": {"headwater.dev/isolated-source": "helmrelease-test"}},
+            "spec": {"url": "oci://registry.invalid/charts/greeter", "interval": "10m", "ref": {"tag": "0.1.0"}}})
+    now = "2026-01-01T00:00:00Z"
+    await kube.patch_status(existing, {"artifact": stored, "conditions": [
+        {"type": "Ready", "status": "True", "reason": "Succeeded", "message": "ok", "lastTransitionTime": now}]})
+
+
+async def test_an_oci_chart_pushed_again_under_the_same_version_is_upgraded(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        helm_tools: HelmTools, cluster_info: ClusterInfo, tmp_path: Path) -> None:
+    first, second = f"sha256:{'ab' * 32}", f"sha256:{'cd' * 32}"
+    chart = write_chart(tmp_path / "charts")
+    await publish_oci_chart(kube, source_controller, namespace, chart, first)
+    await release(kube, namespace, {"chartRef": {"kind": "OCIRepository", "name": "chart"}})
+
+    installed = await until(kube, namespace, "installed", ready_with("InstallSucceeded"))
+    status = installed["status"]
+    assert (status["lastAttemptedRevision"], status["lastAttemptedRevisionDigest"]) == ("0.1.0+abababababab", first)
+    [snapshot] = status["history"]
+    assert (snapshot["chartVersion"], snapshot["ociDigest"]) == ("0.1.0+abababababab", first)
+    home = tmp_path / "helm-home"
+    [listed] = helm_json(helm_tools, cluster_info, home, "list", "-n", namespace)
+    assert listed["chart"] == "greeter-0.1.0+abababababab"
+
+    await publish_oci_chart(kube, source_controller, namespace, chart, second)
+    upgraded = await until(kube, namespace, "upgraded to the re-pushed chart",
+                           lambda o: o["status"].get("lastAttemptedRevisionDigest") == second
+                           and ready_with("UpgradeSucceeded")(o))
+    assert [(s["chartVersion"], s.get("ociDigest")) for s in upgraded["status"]["history"]] == [
+        ("0.1.0+cdcdcdcdcdcd", second), ("0.1.0+abababababab", first)]
+
+
+async def test_a_dependency_is_ready_when_its_ready_expr_says_so(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        tmp_path: Path) -> None:
+    await publish_chart(kube, source_controller, namespace, write_chart(tmp_path / "charts"), 1)
+    await release(kube, namespace, {"values": {"greeting": "v1"}}, name="backend")
+    await release(kube, namespace, {"values": {"greeting": "v2"}, "dependsOn": [
+        {"name": "backend", "readyExpr": "dep.spec.values.greeting == self.spec.values.greeting && "
+                                         "dep.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')"}]},
+                  name="frontend")
+
+    async def frontend(check: Any) -> dict[str, Any] | None:
+        obj = await kube.get_or_none(HR_API, "HelmRelease", "frontend", namespace)
+        return obj if obj is not None and check(obj) else None
+
+    def waiting(obj: dict[str, Any]) -> bool:
+        return condition(obj, "Ready").get("reason") == "DependencyNotReady"
+    blocked = await wait_for(lambda: frontend(waiting), "frontend waiting for its dependency")
+    assert condition(blocked, "Ready")["message"] == f"dependency '{namespace}/backend' is not ready (readyExpr)"
+    assert "history" not in blocked["status"]
+
+    await kube.patch(HR_API, "HelmRelease", "backend", namespace=namespace,
+                     patch={"spec": {"values": {"greeting": "v2"}}})
+    installed = await wait_for(lambda: frontend(ready_with("InstallSucceeded")), "frontend installed", timeout=90)
+    assert installed["status"]["history"][0]["status"] == "deployed"

@@ -6,8 +6,10 @@ give, per ``apiVersion``/``kind``, CEL expressions that classify an object as ``
 ``expression.go``, ``status_poller.go``). The semantics ported here:
 
 * **Matching** is by API *group* and kind only (``schema.FromAPIVersionAndKind(...).GroupKind()``):
-  an entry for ``example.com/v1`` also applies to ``example.com/v2`` objects. If several
-  entries name the same group/kind, only the first is used — later ones are not even parsed.
+  an entry for ``example.com/v1`` also applies to ``example.com/v2`` objects. An entry without a
+  ``kind`` covers every kind of its group; an entry naming the kind takes precedence over it. If
+  several entries name the same group/kind (or the same group without kind), only the first is
+  used — later ones are not even parsed.
 * **Variables** are the object's top-level fields (``apiVersion``, ``kind``, ``metadata``,
   ``spec``, ``status``, ...); there is no ``self``. ``status.phase == 'Ready'`` is how Flux's
   own docs write it; ``self.status...`` fails to evaluate in Flux as it does here.
@@ -207,8 +209,13 @@ class CustomHealthChecks:
         kind = obj.get("kind")
         if not isinstance(api_version, str) or not isinstance(kind, str):
             return None
-        evaluator = self._evaluators.get((api_group(api_version) or "", kind))
+        group = api_group(api_version) or ""
+        evaluator = self._evaluators.get((group, kind)) or self._evaluators.get((group, ""))
         return evaluator.evaluate(obj) if evaluator is not None else None
+
+    def group_kinds(self) -> list[tuple[str, str]]:
+        """The (group, kind) pairs covered, in spec order; an empty kind covers the whole group."""
+        return list(self._evaluators)
 
 
 def compile_health_checks(

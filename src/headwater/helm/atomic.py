@@ -12,10 +12,13 @@ event with the chart version and config digest as metadata.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from headwater.api.duration import format_go
+from headwater.apply.cel_health import CustomHealthChecks
 from headwater.helm import drift, history
 from headwater.helm import remediation as rem
 from headwater.helm.chart import ResolvedChart
@@ -49,6 +52,8 @@ class Request:
     post_renderers: list[dict[str, Any]]
     post_renderers_digest: str
     force_requested: bool = False
+    common_metadata_digest: str = ""
+    health: CustomHealthChecks | None = None  # spec.healthCheckExprs, judged while Helm waits (watcher only)
     cluster: KubeClient | None = None  # the release's cluster as the release's identity (drift detection)
     performed: list[str] = field(default_factory=list)
 
@@ -65,7 +70,8 @@ class Request:
         return self.status.setdefault("history", [])  # type: ignore[no-any-return]
 
     def desired(self) -> Desired:
-        return Desired(self.chart.name, self.chart.version, self.config_digest, self.post_renderers_digest)
+        return Desired(self.chart.name, self.chart.version, self.config_digest, self.post_renderers_digest,
+                       self.common_metadata_digest)
 
     def target(self, timeout: float) -> dict[str, Any]:
         return {"kube": self.kube.as_params(), "namespace": self.target_namespace,
@@ -87,10 +93,24 @@ class Request:
         else:
             cond.mark_false(conds, cond_type, reason, message, generation=gen)
 
+    def _chart_facts(self, revision: str) -> tuple[str, str]:
+        """(app version, OCI digest) of the chart version an event names, when this reconcile knows them."""
+        current = history.latest(self.history) or {}
+        if current.get("chartVersion") == revision:
+            return str(current.get("appVersion") or ""), str(current.get("ociDigest") or "")
+        if self.chart.version == revision:
+            return self.chart.app_version, self.chart.oci_digest
+        return "", ""
+
     def event(self, warning: bool, reason: str, message: str, revision: str = "", token: str = "") -> None:
         metadata = {}
         if revision:
             metadata[f"{GROUP}/revision"] = revision
+            app_version, oci_digest = self._chart_facts(revision)
+            if app_version:
+                metadata[f"{GROUP}/app-version"] = app_version
+            if oci_digest:
+                metadata[f"{GROUP}/oci-digest"] = oci_digest
         if token:
             metadata[f"{GROUP}/token"] = token
         self.ctx.event(EVENT_TYPE_WARNING if warning else EVENT_TYPE_NORMAL, reason, message, metadata or None)
@@ -297,8 +317,9 @@ async def observe(request: Request, action: str) -> dict[str, Any] | None:
             snapshot.update(history.from_release(release, oci_digest=snapshot.get("ociDigest", "")))
             if hooks is not None:
                 snapshot["testHooks"] = hooks
+    oci_digest = request.chart.oci_digest if action in ("install", "upgrade") else ""
     for version in sorted(v for v in by_version if v > newest_known):
-        request.history.insert(0, history.from_release(by_version[version], action=action))
+        request.history.insert(0, history.from_release(by_version[version], action=action, oci_digest=oci_digest))
     history.sort_by_version(request.history)
     return by_version[max(by_version)] if by_version else None
 
@@ -309,16 +330,26 @@ def _trim(message: str) -> str:
 
 # -- the actions ------------------------------------------------------------------------------------
 
-def _wait(spec: dict[str, Any], action: str) -> dict[str, Any]:
+def _wait(request: Request, action: str) -> dict[str, Any]:
+    """How an action waits; the kinds `healthCheckExprs` judge when it waits with the poller (watcher)."""
+    spec = request.spec
     config = spec.get(action) or {}
     strategy = ((spec.get("waitStrategy") or {}).get("name")) or "poller"
     wait = "hookOnly" if config.get("disableWait") else ("legacy" if strategy == "legacy" else "watcher")
-    return {"wait": wait, "wait_for_jobs": not config.get("disableWaitForJobs")}
+    params: dict[str, Any] = {"wait": wait, "wait_for_jobs": not config.get("disableWaitForJobs")}
+    if wait == "watcher" and request.health:
+        params["health_checks"] = [{"group": group, "kind": kind} for group, kind in request.health.group_kinds()]
+    return params
+
+
+def _health(request: Request, params: dict[str, Any]) -> CustomHealthChecks | None:
+    """The health checks that answer the engine's callbacks for an action with `params`."""
+    return request.health if params.get("health_checks") else None
 
 
 def _release_params(request: Request, action: str) -> dict[str, Any]:
     spec, config = request.spec, request.spec.get(action) or {}
-    params = {**request.target(request.timeout(action)), **_wait(spec, action),
+    params = {**request.target(request.timeout(action)), **_wait(request, action),
               "chart": str(request.chart.directory), "values": request.values,
               "disable_hooks": bool(config.get("disableHooks")),
               "disable_openapi_validation": bool(config.get("disableOpenAPIValidation")),
@@ -338,6 +369,8 @@ def _release_params(request: Request, action: str) -> dict[str, Any]:
         params.update(crds=str(config.get("crds") or "Skip"), max_history=int(spec.get("maxHistory", 5) or 0),
                       cleanup_on_fail=bool(config.get("cleanupOnFail")), force_replace=bool(config.get("force")),
                       reuse_values=bool(config.get("preserveValues")), server_side_apply=server_side)
+    if request.chart.oci_digest:
+        params["chart_version"] = request.chart.version
     return params
 
 
@@ -350,10 +383,13 @@ async def _release_action(request: Request, action: str) -> None:
         cond.delete(request.ctx.conditions, REMEDIATED)
     before = history.latest(request.history)
     error: EngineError | None = None
+    params = _release_params(request, action)
+    started = time.monotonic()
     try:
-        await request.engine.call(action, _release_params(request, action))
+        await request.engine.call(action, params, health=_health(request, params))
     except EngineError as err:
         error = err
+    request.status["lastAttemptedReleaseActionDuration"] = format_go(int((time.monotonic() - started) * 1e9))
     latest = await observe(request, action)
     stored_new = latest is not None and (before is None or latest["version"] != before.get("version"))
     reason = "InstallFailed" if action == "install" else "UpgradeFailed"
@@ -382,6 +418,10 @@ async def _release_action(request: Request, action: str) -> None:
                      f"Helm release {history.full_release_name(current)} with chart "
                      f"{history.versioned_chart_name(current)} is awaiting tests")
     request.status["observedPostRenderersDigest"] = request.post_renderers_digest
+    if request.common_metadata_digest:
+        request.status["observedCommonMetadataDigest"] = request.common_metadata_digest
+    else:
+        request.status.pop("observedCommonMetadataDigest", None)
     request.event(False, success, message, current.get("chartVersion", ""), current.get("configDigest", ""))
     summarize(request)
 
@@ -436,7 +476,7 @@ async def rollback_remediation(request: Request) -> None:
     target = history.previous(request.history, ignore) or {}
     config = request.spec.get("rollback") or {}
     server_side = {"enabled": "true", "disabled": "false"}.get(str(config.get("serverSideApply") or "auto"), "auto")
-    params = {**request.target(request.timeout("rollback")), **_wait(request.spec, "rollback"),
+    params = {**request.target(request.timeout("rollback")), **_wait(request, "rollback"),
               "version": target.get("version"), "disable_hooks": bool(config.get("disableHooks")),
               "force_replace": bool(config.get("force")), "force_conflicts": True,
               "cleanup_on_fail": bool(config.get("cleanupOnFail")),
@@ -460,7 +500,7 @@ async def _remediate(request: Request, op: str, params: dict[str, Any], subject:
     """Run a remediation and record it: Remediated=True/False with `<verb>Succeeded|Failed` and its event."""
     error: EngineError | None = None
     try:
-        await request.engine.call(op, params)
+        await request.engine.call(op, params, health=_health(request, params))
     except EngineError as err:
         error = err
     await observe(request, op)

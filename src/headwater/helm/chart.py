@@ -20,6 +20,7 @@ from typing import Any
 
 from headwater.api import safeyaml
 from headwater.artifact.fetch import ArtifactError, fetch_artifact
+from headwater.helm.digest_tracking import track
 from headwater.runtime.informer import Informer
 from headwater.runtime.result import TerminalError, WaitingError
 
@@ -37,6 +38,7 @@ class ResolvedChart:
     revision: str
     digest: str
     source: str  # Kind/namespace/name
+    oci_digest: str = ""  # OCIRepository charts: the version carries its first 12 hex digits (digest_tracking)
 
 
 def chart_name_for(namespace: str, name: str) -> str:
@@ -165,6 +167,7 @@ async def resolve(cache: ChartCache, informers: dict[str, Informer], release: di
         raise WaitingError("ArtifactFailed", f"could not fetch the chart of {label}: {err}", retry) from err
     except (ValueError, OSError, safeyaml.YAMLInputError) as err:
         raise WaitingError("ArtifactFailed", f"the artifact of {label} is not a chart: {err}", retry) from err
-    return ResolvedChart(directory=directory, name=str(metadata["name"]), version=str(metadata["version"]),
+    tracked = track(str(metadata["version"]), kind, str(artifact.get("revision") or ""))
+    return ResolvedChart(directory=directory, name=str(metadata["name"]), version=tracked.version,
                          app_version=str(metadata.get("appVersion") or ""), revision=str(artifact.get("revision")),
-                         digest=str(artifact.get("digest")), source=label)
+                         digest=str(artifact.get("digest")), source=label, oci_digest=tracked.oci_digest)

@@ -56,7 +56,8 @@ async def setup(ctx: SetupContext[HelmFlags]) -> None:
         kubeconfig=kubeconfig, field_manager=SPEC.process_name,
         no_cross_namespace_refs=options.no_cross_namespace_refs,
         default_service_account=options.default_service_account, requeue_dependency=options.requeue_dependency,
-        qps=options.kube_api_qps, burst=options.kube_api_burst)
+        qps=options.kube_api_qps, burst=options.kube_api_burst,
+        additive_cel_check=options.feature_gates.get("AdditiveCELDependencyCheck", False))
     helm_chart = kind_named("HelmChart")
     ctx.manager.new_controller(
         "helmrelease", reconciler, options=options, field_manager=SPEC.process_name,

@@ -10,6 +10,11 @@ stdout, matched by `id`; requests run concurrently. A dead engine fails every pe
 `EngineCrashed` and is started again by the next call. Values and manifests travel in requests and
 responses but never into logs: the engine logs warnings only, and this module forwards them without
 payloads.
+
+Callbacks: while a release waits, the engine may ask for the status of an object a HelmRelease's
+`spec.healthCheckExprs` covers (`{"callback": {"id", "request", "object"}}` on stdout). The call that
+passed `health=` answers it here with headwater's CEL health checks (`{"callback_reply": {"id",
+"status", "message"}}` on stdin), so Helm's own wait judges custom kinds as Kustomizations do.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ import contextlib
 import itertools
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from headwater.apply.health import UNKNOWN, CustomStatusReader
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +63,15 @@ class KubeTarget:
     impersonate_groups: list[str] = field(default_factory=list)
     qps: float = 0.0
     burst: int = 0
+    fresh: bool = False  # spec.persistentClient: false — the action's own client, discovery read anew
 
     def as_params(self) -> dict[str, Any]:
         params: dict[str, Any] = {"kubeconfig": self.kubeconfig, "context": self.context,
                                   "impersonate": self.impersonate, "qps": self.qps, "burst": self.burst}
         if self.impersonate_groups:
             params["impersonate_groups"] = list(self.impersonate_groups)
+        if self.fresh:
+            params["fresh"] = True
         return params
 
 
@@ -74,25 +85,33 @@ class HelmEngine:
         self._ids = itertools.count(1)
         self._start_lock = asyncio.Lock()
         self._readers: list[asyncio.Task[None]] = []
+        self._health: dict[int, CustomStatusReader] = {}
 
-    async def call(self, op: str, params: dict[str, Any] | None = None) -> Any:
-        """Run one request; its result, or EngineError."""
+    async def call(self, op: str, params: dict[str, Any] | None = None, *,
+                   health: CustomStatusReader | None = None) -> Any:
+        """Run one request; its result, or EngineError. `health` answers the request's health callbacks."""
         process = await self._ensure_started()
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
-        line = json.dumps({"id": request_id, "op": op, "params": params or {}}, separators=(",", ":")) + "\n"
+        params = dict(params or {})
+        if health is not None:
+            self._health[request_id] = health
+            params["callback_id"] = request_id
+        line = json.dumps({"id": request_id, "op": op, "params": params}, separators=(",", ":")) + "\n"
         assert process.stdin is not None
         try:
             process.stdin.write(line.encode())
             await process.stdin.drain()
         except (BrokenPipeError, ConnectionResetError) as err:
             self._pending.pop(request_id, None)
+            self._health.pop(request_id, None)
             raise EngineCrashed(f"the Helm engine is not running: {err}") from err
         try:
             return await future
         finally:
             self._pending.pop(request_id, None)
+            self._health.pop(request_id, None)
 
     async def close(self) -> None:
         process, self._process = self._process, None
@@ -128,7 +147,9 @@ class HelmEngine:
         assert process.stdout is not None
         try:
             while line := await process.stdout.readline():
-                self._deliver(line)
+                callback = self._deliver(line)
+                if callback is not None:
+                    await self._answer(process, callback)
         except (ValueError, asyncio.LimitOverrunError) as err:
             log.error("the Helm engine sent a response over %d bytes; restarting it (%s)", MAX_RESPONSE_BYTES,
                       type(err).__name__)
@@ -140,21 +161,51 @@ class HelmEngine:
             if not future.done():
                 future.set_exception(crashed)
 
-    def _deliver(self, line: bytes) -> None:
+    def _deliver(self, line: bytes) -> dict[str, Any] | None:
+        """Settle the request a response line answers; a callback line is returned to be answered."""
         try:
             response = json.loads(line)
         except json.JSONDecodeError:
             log.error("the Helm engine wrote a line that is not JSON; ignored")
-            return
+            return None
+        if not isinstance(response, dict):
+            return None
+        if isinstance(response.get("callback"), dict):
+            return response["callback"]  # type: ignore[no-any-return]
         future = self._pending.get(int(response.get("id") or 0))
         if future is None or future.done():
-            return
+            return None
         error = response.get("error")
         if error:
             future.set_exception(EngineError(str(error.get("kind") or "Failed"), str(error.get("message") or ""),
                                              error.get("release")))
         else:
             future.set_result(response.get("result"))
+        return None
+
+    def health_reply(self, callback: Mapping[str, Any]) -> dict[str, Any]:
+        """The answer to one health callback: the status the request's health checks give the object."""
+        request, obj = callback.get("request"), callback.get("object")
+        reader = self._health.get(request) if isinstance(request, int) else None
+        try:
+            status = reader.read(obj) if reader is not None and isinstance(obj, Mapping) else None
+        except Exception as err:  # an object's content must never stop the engine's reader
+            log.warning("a health check could not judge an object (%s)", type(err).__name__)
+            return {"id": callback.get("id"), "status": UNKNOWN,
+                    "message": f"the health checks failed on the object: {type(err).__name__}"}
+        if status is None:
+            return {"id": callback.get("id"), "status": UNKNOWN, "message": "no health check covers the object"}
+        return {"id": callback.get("id"), "status": status.status, "message": status.error or status.message}
+
+    async def _answer(self, process: asyncio.subprocess.Process, callback: Mapping[str, Any]) -> None:
+        reply = json.dumps({"callback_reply": self.health_reply(callback)}, separators=(",", ":")) + "\n"
+        if process.stdin is None:
+            return
+        try:
+            process.stdin.write(reply.encode())
+            await process.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            log.error("the Helm engine stopped reading while a health check was answered")
 
     async def _read_logs(self, process: asyncio.subprocess.Process) -> None:
         assert process.stderr is not None

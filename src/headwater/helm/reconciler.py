@@ -16,12 +16,14 @@ from typing import Any, ClassVar
 
 from headwater.api.defs.helm import HELM_RELEASE
 from headwater.api.duration import seconds_or
+from headwater.apply.cel_health import CustomHealthChecks, compile_health_checks
 from headwater.helm import atomic, drift, history
 from headwater.helm import chart as charts
 from headwater.helm import remediation as rem
 from headwater.helm.engine import EngineError, HelmEngine, KubeTarget
 from headwater.helm.target import kube_target
 from headwater.helm.values import ValuesError, compose
+from headwater.kustomize.ready_expr import evaluate_ready_expr
 from headwater.runtime.context import ReconcileContext
 from headwater.runtime.informer import Informer
 from headwater.runtime.kube.client import HttpKubeClient, KubeClient
@@ -65,6 +67,20 @@ def post_renderer_steps(obj: dict[str, Any]) -> list[dict[str, Any]]:
     return steps
 
 
+def health_checks_of(spec: dict[str, Any]) -> CustomHealthChecks | None:
+    """`spec.healthCheckExprs` compiled before anything is released (a bad expression stalls the object
+    with InvalidCELExpression, as in Flux); None without entries."""
+    entries = spec.get("healthCheckExprs") or []
+    return compile_health_checks(entries) if entries else None
+
+
+def ready_at_latest_generation(found: dict[str, Any]) -> bool:
+    status = found.get("status") or {}
+    ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
+    fresh = status.get("observedGeneration") == found["metadata"].get("generation")
+    return bool(ready and ready.get("status") == "True" and fresh)
+
+
 def digest_of(value: Any) -> str:
     if not value:
         return ""
@@ -90,12 +106,14 @@ class HelmReleaseReconciler(Reconciler):
     def __init__(self, kube: KubeClient, engine: HelmEngine, releases: Informer, sources: dict[str, Informer],
                  cache: charts.ChartCache, *, kubeconfig: str, field_manager: str,
                  no_cross_namespace_refs: bool = False, default_service_account: str = "",
-                 requeue_dependency: float = 30.0, qps: float = 0.0, burst: int = 0) -> None:
+                 requeue_dependency: float = 30.0, qps: float = 0.0, burst: int = 0,
+                 additive_cel_check: bool = False) -> None:
         self.kube, self.engine, self.releases, self.sources, self.cache = kube, engine, releases, sources, cache
         self.kubeconfig, self.field_manager = kubeconfig, field_manager
         self.no_cross_namespace_refs = no_cross_namespace_refs
         self.default_service_account = default_service_account
         self.requeue_dependency = requeue_dependency
+        self.additive_cel_check = additive_cel_check  # AdditiveCELDependencyCheck: readyExpr AND Ready
         self.qps, self.burst = qps, burst  # the engine's client-side rate limit (--kube-api-qps/-burst)
         self.remote = RemoteClients(user_agent=field_manager)
 
@@ -121,6 +139,7 @@ class HelmReleaseReconciler(Reconciler):
             composed = await compose(self.engine, self.kube, meta["namespace"], spec)
         except ValuesError as err:
             raise ReconcileError("InitFailed", str(err)) from err
+        health = health_checks_of(spec)
         release_name, target_ns = release_name_of(obj), str(spec.get("targetNamespace") or meta["namespace"])
         storage_ns = str(spec.get("storageNamespace") or meta["namespace"])
         steps = post_renderer_steps(obj)
@@ -134,12 +153,17 @@ class HelmReleaseReconciler(Reconciler):
         await self._move_release(ctx, target, release_name, target_ns, storage_ns, chart.name)
         status.update(lastAttemptedGeneration=ctx.generation, lastAttemptedRevision=chart.version,
                       lastAttemptedConfigDigest=composed.config_digest, storageNamespace=storage_ns)
+        if chart.oci_digest:
+            status["lastAttemptedRevisionDigest"] = chart.oci_digest
+        else:
+            status.pop("lastAttemptedRevisionDigest", None)
         request = atomic.Request(ctx=ctx, engine=self.engine, kube=target, cluster=await self._cluster(obj, target),
                                  chart=chart,
                                  values=composed.values, config_digest=composed.config_digest,
                                  release_name=release_name, target_namespace=target_ns, storage_namespace=storage_ns,
                                  post_renderers=steps, post_renderers_digest=digest_of(spec.get("postRenderers")),
-                                 force_requested=force)
+                                 force_requested=force, common_metadata_digest=digest_of(spec.get("commonMetadata")),
+                                 health=health)
         if spec.get("postRenderers") is None:
             status.pop("observedPostRenderersDigest", None)
         await atomic.run(request, lambda: self._last_release(request))
@@ -208,7 +232,9 @@ class HelmReleaseReconciler(Reconciler):
             except (ConfigError, UnicodeDecodeError) as err:
                 raise TerminalError("InitFailed", str(err)) from err
         account = spec.get("serviceAccountName") or self.default_service_account or None
-        return kube_target(kubeconfig, account, namespace, self.qps, self.burst)
+        target = kube_target(kubeconfig, account, namespace, self.qps, self.burst)
+        target.fresh = spec.get("persistentClient") is False
+        return target
 
     async def _cluster(self, obj: dict[str, Any], target: KubeTarget) -> KubeClient:
         """The Python client for the release's cluster and identity (drift detection reads with it)."""
@@ -223,16 +249,22 @@ class HelmReleaseReconciler(Reconciler):
         return client
 
     def _check_dependencies(self, obj: dict[str, Any]) -> None:
+        """Each dependency Ready at its latest generation, or as its `readyExpr` says (both with the
+        AdditiveCELDependencyCheck gate); the expression is the Kustomization's (`ready_expr`)."""
         namespace = obj["metadata"]["namespace"]
         for dep in (obj.get("spec") or {}).get("dependsOn") or []:
             key = f"{dep.get('namespace') or namespace}/{dep.get('name')}"
             found = self.releases.get((str(dep.get("namespace") or namespace), str(dep.get("name"))))
             if found is None:
                 raise WaitingError("DependencyNotReady", f"dependency '{key}' not found", self.requeue_dependency)
-            status = found.get("status") or {}
-            ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-            fresh = status.get("observedGeneration") == found["metadata"].get("generation")
-            if not (ready and ready.get("status") == "True" and fresh):
+            expression = str(dep.get("readyExpr") or "")
+            if expression:
+                if not evaluate_ready_expr(expression, obj, found) \
+                        or (self.additive_cel_check and not ready_at_latest_generation(found)):
+                    raise WaitingError("DependencyNotReady", f"dependency '{key}' is not ready (readyExpr)",
+                                       self.requeue_dependency)
+                continue
+            if not ready_at_latest_generation(found):
                 raise WaitingError("DependencyNotReady", f"dependency '{key}' is not ready", self.requeue_dependency)
 
     async def _ensure_helm_chart(self, ctx: ReconcileContext) -> None:

@@ -5,7 +5,8 @@ object's history, spec and status, and the desired chart and values; the atomic 
 (`atomic.py`) maps each state to the next action. The order of the checks is Flux's: a pending
 release is locked whatever else is true; without history a stored release is unmanaged (or absent
 when uninstalled); a release whose digest no longer matches our snapshot is unmanaged; then the Helm
-status decides, and for a deployed release the chart, the values and the post-renderers, then tests.
+status decides, and for a deployed release the chart, the values, the post-renderers (once a digest
+was observed) and the common metadata (added, changed or removed), then tests.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class Desired:
     chart_version: str
     config_digest: str
     post_renderers_digest: str = ""
+    common_metadata_digest: str = ""
 
 
 PENDING = ("pending-install", "pending-upgrade", "pending-rollback")
@@ -76,6 +78,8 @@ def determine(last: dict[str, Any] | None, spec: dict[str, Any], status: dict[st
             observed = status.get("observedPostRenderersDigest")
             if observed and observed != desired.post_renderers_digest:
                 return State(ReleaseStatus.OUT_OF_SYNC, "release post-renderers changed")
+            if (status.get("observedCommonMetadataDigest") or "") != desired.common_metadata_digest:
+                return State(ReleaseStatus.OUT_OF_SYNC, "release common metadata changed")
             test = spec.get("test") or {}
             if test.get("enable"):
                 if not history.has_been_tested(current):

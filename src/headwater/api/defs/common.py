@@ -236,7 +236,7 @@ HEALTH_CHECK_EXPRS: Final = array(
             "current": string("CEL expression true when the object is healthy.", required=True),
             "failed": string("CEL expression true when the object failed."),
             "inProgress": string("CEL expression true while the object is progressing."),
-            "kind": string("Kind the expressions apply to."),
+            "kind": string("Kind the expressions apply to; every kind of the group when omitted."),
         },
     ),
 )

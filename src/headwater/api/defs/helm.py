@@ -322,7 +322,8 @@ HELM_RELEASE: Final = KindDef(
             "interval": duration("How often to reconcile.", required=True),
             "kubeConfig": KUBECONFIG_REF,
             "maxHistory": integer("Release revisions kept in storage; 5 by default, 0 for no limit."),
-            "persistentClient": boolean("Reuse one Kubernetes client for all actions; true by default."),
+            "persistentClient": boolean("Reuse the Kubernetes client across actions (true by default); false gives "
+                                        "each action its own, reading discovery anew."),
             "postRenderStrategy": enum(
                 "Which rendered manifests (hooks included or not) the post-renderers see.",
                 ("nohooks", "combined", "separate"),

@@ -42,6 +42,10 @@ func (t target) timeout() time.Duration {
 type waiting struct {
 	Wait        string `json:"wait,omitempty"` // watcher (default), legacy, hookOnly (no waiting)
 	WaitForJobs bool   `json:"wait_for_jobs,omitempty"`
+	// HealthChecks are the group/kinds the controller judges while waiting (health.go); CallbackID
+	// is the request id the controller's answers belong to.
+	HealthChecks []healthKind `json:"health_checks,omitempty"`
+	CallbackID   int64        `json:"callback_id,omitempty"`
 }
 
 func (w waiting) strategy() kube.WaitStrategy {
@@ -60,6 +64,7 @@ type releaseParams struct {
 	target
 	waiting
 	Chart                    string            `json:"chart"`
+	ChartVersion             string            `json:"chart_version,omitempty"` // replaces Chart.yaml's (digest tracking)
 	Values                   map[string]any    `json:"values,omitempty"`
 	DisableHooks             bool              `json:"disable_hooks,omitempty"`
 	DisableOpenAPIValidation bool              `json:"disable_openapi_validation,omitempty"`
@@ -130,6 +135,15 @@ func configFor(t target) (*action.Configuration, *engineError) {
 	return cfg, nil
 }
 
+// loadReleaseChart loads the chart of a release request, with the version the controller gives it.
+func loadReleaseChart(p releaseParams) (*chartv2.Chart, *engineError) {
+	chart, err := loadChart(p.Chart)
+	if err == nil && p.ChartVersion != "" {
+		chart.Metadata.Version = p.ChartVersion
+	}
+	return chart, err
+}
+
 func loadChart(path string) (*chartv2.Chart, *engineError) {
 	if path == "" {
 		return nil, fail("InvalidRequest", "no chart given")
@@ -174,6 +188,9 @@ func newInstall(cfg *action.Configuration, p releaseParams, chart *chartv2.Chart
 	install.ReleaseName, install.Namespace = p.ReleaseName, p.Namespace
 	install.Timeout = p.timeout()
 	install.WaitStrategy, install.WaitForJobs = p.strategy(), p.WaitForJobs
+	if install.WaitOptions, err = p.waitOptions(cfg); err != nil {
+		return nil, err
+	}
 	install.DisableHooks, install.DisableOpenAPIValidation = p.DisableHooks, p.DisableOpenAPIValidation
 	install.SkipSchemaValidation, install.CreateNamespace, install.Replace = p.SkipSchemaValidation, p.CreateNamespace, p.Replace
 	install.SkipCRDs = p.CRDs == "Skip"
@@ -198,7 +215,7 @@ func opTemplate(params json.RawMessage) (any, *engineError) {
 	if err != nil {
 		return nil, err
 	}
-	chart, err := loadChart(p.Chart)
+	chart, err := loadReleaseChart(p)
 	if err != nil {
 		return nil, err
 	}
@@ -228,7 +245,7 @@ func opTemplate(params json.RawMessage) (any, *engineError) {
 func opInstall(params json.RawMessage) (any, *engineError) { return onRelease(params, install) }
 
 func install(p releaseParams, cfg *action.Configuration) (any, *engineError) {
-	chart, err := loadChart(p.Chart)
+	chart, err := loadReleaseChart(p)
 	if err != nil {
 		return nil, err
 	}
@@ -245,7 +262,7 @@ func install(p releaseParams, cfg *action.Configuration) (any, *engineError) {
 func opUpgrade(params json.RawMessage) (any, *engineError) { return onRelease(params, upgrade) }
 
 func upgrade(p releaseParams, cfg *action.Configuration) (any, *engineError) {
-	chart, err := loadChart(p.Chart)
+	chart, err := loadReleaseChart(p)
 	if err != nil {
 		return nil, err
 	}
@@ -261,6 +278,9 @@ func upgrade(p releaseParams, cfg *action.Configuration) (any, *engineError) {
 	upgrade := action.NewUpgrade(cfg)
 	upgrade.Namespace, upgrade.Timeout = p.Namespace, p.timeout()
 	upgrade.WaitStrategy, upgrade.WaitForJobs = p.strategy(), p.WaitForJobs
+	if upgrade.WaitOptions, err = p.waitOptions(cfg); err != nil {
+		return nil, err
+	}
 	upgrade.DisableHooks, upgrade.DisableOpenAPIValidation = p.DisableHooks, p.DisableOpenAPIValidation
 	upgrade.SkipSchemaValidation = p.SkipSchemaValidation
 	upgrade.SkipCRDs = true // Helm never touches CRDs on upgrade; Create/CreateReplace are applied above
@@ -306,6 +326,10 @@ func rollback(p rollbackParams, cfg *action.Configuration) (any, *engineError) {
 	rollback := action.NewRollback(cfg)
 	rollback.Version, rollback.Timeout = p.Version, p.timeout()
 	rollback.WaitStrategy, rollback.WaitForJobs = p.strategy(), p.WaitForJobs
+	var err *engineError
+	if rollback.WaitOptions, err = p.waitOptions(cfg); err != nil {
+		return nil, err
+	}
 	rollback.DisableHooks, rollback.ForceReplace, rollback.ForceConflicts = p.DisableHooks, p.ForceReplace, p.ForceConflicts
 	rollback.ServerSideApply = serverSide(p.ServerSideApply)
 	rollback.CleanupOnFail, rollback.MaxHistory = p.CleanupOnFail, p.MaxHistory

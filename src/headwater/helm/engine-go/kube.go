@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/rest"
@@ -25,6 +26,9 @@ type kubeTarget struct {
 	Groups      []string `json:"impersonate_groups,omitempty"`
 	QPS         float32  `json:"qps,omitempty"`
 	Burst       int      `json:"burst,omitempty"`
+	// Fresh asks for a client of this request's own (spec.persistentClient: false): discovery is read
+	// anew instead of being shared with the other actions on the same target.
+	Fresh bool `json:"fresh,omitempty"`
 }
 
 func (t kubeTarget) key() string {
@@ -54,6 +58,17 @@ var (
 
 // getterFor returns the shared getter of `target`, bound to `namespace` (a shallow copy sharing caches).
 func getterFor(target kubeTarget, namespace string) (*getter, *engineError) {
+	if target.Fresh {
+		own, err := newGetter(target)
+		if err != nil {
+			return nil, err
+		}
+		if initErr := own.init(); initErr != nil {
+			return nil, fail("KubeConfigInvalid", "cannot reach the cluster: %v", initErr)
+		}
+		own.namespace = namespace
+		return own, nil
+	}
 	gettersLock.Lock()
 	shared, ok := getters[target.key()]
 	gettersLock.Unlock()
@@ -125,7 +140,9 @@ func (g *getter) init() error {
 			return
 		}
 		g.discovery = memory.NewMemCacheClient(client)
-		g.mapper = restmapper.NewShortcutExpander(restmapper.NewDeferredDiscoveryRESTMapper(g.discovery), g.discovery, nil)
+		deferred := restmapper.NewDeferredDiscoveryRESTMapper(g.discovery)
+		g.mapper = &refreshingMapper{RESTMapper: restmapper.NewShortcutExpander(deferred, g.discovery, nil),
+			deferred: deferred}
 	})
 	return g.err
 }
@@ -142,6 +159,42 @@ func (g *getter) ToRawKubeConfigLoader() clientcmd.ClientConfig {
 	overrides := &clientcmd.ConfigOverrides{CurrentContext: g.context,
 		Context: clientcmdapi.Context{Namespace: g.namespace}}
 	return clientcmd.NewDefaultClientConfig(g.raw, overrides)
+}
+
+// refreshingMapper is the REST mapper of a shared getter: a kind it does not know makes it read
+// discovery again once before it answers "no match". Why: the getter lives as long as the engine, and
+// the deferred mapper below keeps the mapping it built first even when Helm invalidates the discovery
+// cache before each action, so a CRD created later (by another release, a Kustomization, anyone) would
+// stay unknown and every release with its objects would fail "no matches for kind" until a restart.
+// Flux builds its client per reconcile and so never keeps a mapping that long.
+type refreshingMapper struct {
+	meta.RESTMapper
+	deferred *restmapper.DeferredDiscoveryRESTMapper
+}
+
+func retryOnNoMatch[T any](m *refreshingMapper, lookup func() (T, error)) (T, error) {
+	found, err := lookup()
+	if err != nil && meta.IsNoMatchError(err) {
+		m.deferred.Reset()
+		found, err = lookup()
+	}
+	return found, err
+}
+
+func (m *refreshingMapper) RESTMapping(gk schema.GroupKind, versions ...string) (*meta.RESTMapping, error) {
+	return retryOnNoMatch(m, func() (*meta.RESTMapping, error) { return m.RESTMapper.RESTMapping(gk, versions...) })
+}
+
+func (m *refreshingMapper) RESTMappings(gk schema.GroupKind, versions ...string) ([]*meta.RESTMapping, error) {
+	return retryOnNoMatch(m, func() ([]*meta.RESTMapping, error) { return m.RESTMapper.RESTMappings(gk, versions...) })
+}
+
+func (m *refreshingMapper) KindFor(resource schema.GroupVersionResource) (schema.GroupVersionKind, error) {
+	return retryOnNoMatch(m, func() (schema.GroupVersionKind, error) { return m.RESTMapper.KindFor(resource) })
+}
+
+func (m *refreshingMapper) ResourceFor(input schema.GroupVersionResource) (schema.GroupVersionResource, error) {
+	return retryOnNoMatch(m, func() (schema.GroupVersionResource, error) { return m.RESTMapper.ResourceFor(input) })
 }
 
 // forgetDiscovery drops cached discovery of every target (after CRDs were installed, say).

@@ -28,6 +28,12 @@ type request struct {
 	Params json.RawMessage `json:"params"`
 }
 
+// incoming is one line on stdin: a request, or the controller's answer to a callback (health.go).
+type incoming struct {
+	request
+	CallbackReply *callbackReply `json:"callback_reply,omitempty"`
+}
+
 type response struct {
 	ID     int64        `json:"id"`
 	Result any          `json:"result,omitempty"`
@@ -78,7 +84,7 @@ func main() {
 func serve(in io.Reader, out io.Writer) {
 	var writeLock sync.Mutex
 	encoder := json.NewEncoder(out)
-	reply := func(r response) {
+	reply := func(r any) {
 		writeLock.Lock()
 		defer writeLock.Unlock()
 		if err := encoder.Encode(r); err != nil {
@@ -86,15 +92,23 @@ func serve(in io.Reader, out io.Writer) {
 			os.Exit(2)
 		}
 	}
+	controllerCallbacks.mu.Lock()
+	controllerCallbacks.send = func(message any) error { reply(message); return nil }
+	controllerCallbacks.mu.Unlock()
 	scanner := bufio.NewScanner(in)
 	scanner.Buffer(make([]byte, 1<<20), maxRequestBytes)
 	var running sync.WaitGroup
 	for scanner.Scan() {
-		var req request
-		if err := json.Unmarshal(scanner.Bytes(), &req); err != nil {
+		var line incoming
+		if err := json.Unmarshal(scanner.Bytes(), &line); err != nil {
 			reply(response{ID: 0, Error: fail("InvalidRequest", "request is not JSON: %v", err)})
 			continue
 		}
+		if line.CallbackReply != nil {
+			controllerCallbacks.deliver(*line.CallbackReply)
+			continue
+		}
+		req := line.request
 		running.Add(1)
 		go func(req request) {
 			defer running.Done()
