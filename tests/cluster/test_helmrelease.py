@@ -169,6 +169,35 @@ async def test_a_missing_values_reference_is_reported_and_nothing_is_installed(
 
 
 
+async def test_a_chart_that_does_not_render_and_a_missing_values_key_apply_nothing(
+        helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
+        tmp_path: Path) -> None:
+    chart = write_chart(tmp_path / "charts")
+    (chart / "templates" / "bad.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Values.nope.deeper }}\n")
+    await publish_chart(kube, source_controller, namespace, chart, 9)
+    await kube.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "tuning", "namespace": namespace},
+                       "data": {"other.yaml": "greeting: hey\n"}})
+    await release(kube, namespace, {"valuesFrom": [{"kind": "ConfigMap", "name": "tuning", "valuesKey": "web.yaml"}]})
+    missing = await until(kube, namespace, "values key failure",
+                          lambda o: condition(o, "Ready").get("status") == "False")
+    assert (condition(missing, "Ready")["reason"], condition(missing, "Ready")["message"]) == (
+        "InitFailed", f"could not resolve ConfigMap chart values reference '{namespace}/tuning' with key 'web.yaml': "
+                      "key not found")
+
+    await kube.patch(HR_API, "HelmRelease", "web", {"spec": {"valuesFrom": None}}, namespace=namespace)
+    broken = await until(kube, namespace, "render failure", lambda o: condition(o, "Ready").get("reason") ==
+                         "InstallFailed")
+    message = condition(broken, "Ready")["message"]
+    assert message.startswith(f"Helm install failed for release {namespace}/web with chart greeter@0.1.0: "), message
+    assert "bad.yaml" in message
+    assert "nil pointer evaluating interface {}.deeper" in message
+    assert condition(broken, "Released")["status"] == "False"
+    for kind, api, name in (("ConfigMap", "v1", "web-config"), ("Deployment", "apps/v1", "web")):
+        assert await kube.get_or_none(api, kind, name, namespace) is None, f"{kind} {name} applied by a failed render"
+    events = (await kube.list("v1", "Event", namespace, field_selector="involvedObject.name=web"))["items"]
+    assert any(e["type"] == "Warning" and e["reason"] == "InstallFailed" for e in events)
+
 async def test_tests_run_after_the_install_and_are_recorded_in_the_history(
         helm_controller: Manager, source_controller: RunningSource, kube: KubeClient, namespace: str,
         tmp_path: Path) -> None:
