@@ -594,7 +594,7 @@ def _evaluate(nodes: Iterable[_Node], variables: Mapping[str, str], strict: bool
         value = variables.get(node.param)
         if value is None:
             if strict and node.op not in _DEFAULT_OPS:
-                raise EnvsubstError(f'variable not set (strict mode): "{node.param}"', node.param)
+                raise EnvsubstError(f'variable not set (strict mode): "{shown_name(node.param)}"', node.param)
             value = ""
         out.append(budget.spend(_apply(node.op, value, args)))
 
@@ -664,11 +664,22 @@ def resolve_variables(post_build: PostBuild | Mapping[str, Any] | None,
     return variables
 
 
+MAX_SHOWN_NAME = 100
+
+
+def shown_name(name: str) -> str:
+    """A variable name as messages show it: a hostile 100 KiB name is cut, saying how long it was."""
+    if len(name) <= MAX_SHOWN_NAME:
+        return name
+    return f"{name[:MAX_SHOWN_NAME]}… ({len(name)} characters)"
+
+
 def validate_variable_names(variables: Iterable[str]) -> None:
     """Flux's name rule; the first invalid name (sorted, Flux's map order is random) is the error."""
     for name in sorted(variables):
         if not _VAR_NAME_RE.fullmatch(name):
-            raise SubstitutionError(f"'{name}' var name is invalid, must match '{VAR_NAME_PATTERN}'", variable=name)
+            raise SubstitutionError(f"'{shown_name(name)}' var name is invalid, must match '{VAR_NAME_PATTERN}'",
+                                    variable=name)
 
 
 # --------------------------------------------------------------------------------------------------------
