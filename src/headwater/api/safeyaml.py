@@ -116,7 +116,7 @@ def _checked_nodes(text: str, source: str, limits: Limits, loader: LoaderClass) 
             4 * len(text) > limits.max_bytes and len(text.encode("utf-8", errors="replace")) > limits.max_bytes):
         raise YAMLTooLarge(source, f"larger than the {limits.max_bytes} byte limit")
     if depth_bound(text) > limits.max_depth:
-        _check_depth_by_events(text, source, limits, loader)
+        _check_depth_by_events(text, source, limits)
     may_alias = _MAYBE_ALIAS.search(text) is not None
     try:
         reader = loader(text)  # the pure-Python loaders refuse unprintable characters right here
@@ -161,11 +161,18 @@ def depth_bound(text: str) -> int:
     return 2 * (widest + 1) + opened + 1
 
 
-def _check_depth_by_events(text: str, source: str, limits: Limits, loader: LoaderClass) -> None:
+# Nesting is a property of the event stream, which the parser alone makes (resolvers and constructors,
+# where loaders differ, come later), so libyaml counts it for every loader: PyYAML's pure-Python scanner
+# is quadratic in the flow nesting (each token re-checks every open level), and 100 KiB of `[` would take
+# minutes there; libyaml stops at the first level past the limit in milliseconds.
+_EVENT_LOADER: LoaderClass = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _check_depth_by_events(text: str, source: str, limits: Limits) -> None:
     """Count nesting on the parser's event stream, stopping at the first level past the limit."""
     depth = 0
     try:
-        for event in yaml.parse(text, Loader=loader):
+        for event in yaml.parse(text, Loader=_EVENT_LOADER):
             if isinstance(event, yaml.CollectionStartEvent):
                 depth += 1
                 if depth > limits.max_depth:

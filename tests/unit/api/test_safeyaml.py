@@ -124,3 +124,14 @@ def test_unprintable_characters_are_invalid_yaml_with_every_loader(loader: Any, 
         safeyaml.load_all(text, source="odd.yaml", loader=loader)
     with pytest.raises(safeyaml.InvalidYAML):
         safeyaml.compose_all(text, source="odd.yaml", loader=loader)
+
+
+@pytest.mark.parametrize("loader", [yaml.SafeLoader, safeyaml.Loader], ids=["pure-python", "default"])
+def test_deep_flow_nesting_is_refused_quickly_with_every_loader(loader: Any) -> None:
+    # Found by the 10-minute fuzz run: PyYAML's pure-Python scanner (SOPS files and typed substitution use
+    # it) is quadratic in flow nesting, so the depth check runs on libyaml's events for every loader.
+    text = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
+    started = time.monotonic()
+    with pytest.raises(safeyaml.YAMLTooDeep, match=r"nested deeper than 512 levels \(line 1\)"):
+        safeyaml.load_all(text, source="deep.yaml", loader=loader)
+    assert time.monotonic() - started < 5
