@@ -11,6 +11,13 @@ behind the apiserver by one write, most of all while its watch is re-established
 or etcd restart; a Kustomization reconciled from such a copy would write an inventory without the
 objects the newer one recorded (the intent record of `apply/intent.py`), and those would be orphaned.
 The fault suite (`tests/cluster/test_faults_control_plane.py`) found exactly that.
+
+A 409 alone does not mean the status is stale: the run itself may have changed its object (a
+Kustomization that applies its own definition, as bootstrap's `flux-system` does, bumps its
+resourceVersion with every server-side apply), and so may a user's label or annotation. So on a 409 the
+stored object is read: when its status is still the one this run started from (or last wrote), only
+metadata or spec moved and the write is repeated against the new resourceVersion; only a status someone
+else wrote meanwhile makes the write `StaleStatus`.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from typing import Any
 
 from headwater.runtime.kube.client import KubeClient
 from headwater.runtime.kube.errors import Conflict, NotFound
+
+_ATTEMPTS = 3
 
 
 class StaleStatus(Conflict):
@@ -34,12 +43,15 @@ class StatusWriter:
         self.field_manager = field_manager
         self.writes = 0  # status writes made (observability and tests)
         self.conflicts = 0  # writes refused because the object had changed since it was read
+        self.retried = 0  # 409s answered by writing again: only metadata or spec had moved
         self._written: dict[tuple[str, str], dict[str, Any]] = {}  # during a reconcile: the last status sent
         self._baseline: dict[tuple[str, str], dict[str, Any]] = {}  # the status as stored, when known
+        self._known: dict[tuple[str, str], dict[str, Any]] = {}  # as stored, for the whole run (409 check)
 
     def begin(self, obj: dict[str, Any]) -> None:
         """Remember the status as read at the start of a reconcile, so fields the run drops are removed."""
         self._baseline[_key(obj)] = copy.deepcopy(obj.get("status") or {})
+        self._known[_key(obj)] = copy.deepcopy(obj.get("status") or {})
 
     async def write(self, obj: dict[str, Any], *, final: bool = False) -> None:
         """Send the status; a write before the `final` one of a run is remembered for `stored`.
@@ -55,15 +67,14 @@ class StatusWriter:
         if meta.get("resourceVersion"):
             body["metadata"] = {"resourceVersion": meta["resourceVersion"]}
         try:
-            updated = await self.kube.patch(obj["apiVersion"], obj["kind"], meta["name"], body,
-                                            namespace=meta.get("namespace"), subresource="status",
-                                            field_manager=self.field_manager)
+            updated = await self._patch(obj, body, self._known.get(key))
         except NotFound:
             pass  # deleted meanwhile; nothing left to report on
         except Conflict as err:
             self.conflicts += 1
             self._baseline.pop(key, None)
             self._written.pop(key, None)
+            self._known.pop(key, None)
             raise StaleStatus(err.status, err.reason, err.message, err.details) from err
         else:
             self.writes += 1
@@ -72,8 +83,30 @@ class StatusWriter:
                 meta["resourceVersion"] = version  # the next write of this run is checked against this one
         if final:
             self._baseline.pop(key, None)
+            self._known.pop(key, None)
         else:
             self._written[key] = copy.deepcopy(status)
+            self._known[key] = copy.deepcopy(status)
+
+    async def _patch(self, obj: dict[str, Any], body: dict[str, Any], known: dict[str, Any] | None
+                     ) -> dict[str, Any]:
+        """The patch; after a 409 repeated (a few times) while the stored status is still `known`, the
+        status this run read or last wrote."""
+        meta = obj["metadata"]
+        for attempt in range(_ATTEMPTS):
+            try:
+                return await self.kube.patch(obj["apiVersion"], obj["kind"], meta["name"], body,
+                                             namespace=meta.get("namespace"), subresource="status",
+                                             field_manager=self.field_manager)
+            except Conflict:
+                if known is None or attempt == _ATTEMPTS - 1:
+                    raise
+                current = await self.kube.get(obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace"))
+                if (current.get("status") or {}) != known:
+                    raise  # someone else wrote the status since this run read it: ours is stale
+                self.retried += 1
+                body = {**body, "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}}
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def stored(self, obj: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
         """The object's status as stored now: the last one written during this reconcile (progress, an
