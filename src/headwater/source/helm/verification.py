@@ -25,7 +25,7 @@ from headwater.source.git.auth import GitAuthError, secret_values
 from headwater.source.helm import build as b
 from headwater.source.helm.getter import FetchError
 from headwater.source.helm.oci import NotFoundError, Registry
-from headwater.source.verify.cosign import InvalidKeys, PublicKey, load_public_keys
+from headwater.source.verify.cosign import UNSIGNED, InvalidKeys, PublicKey, load_public_keys
 from headwater.source.verify.signatures import verify_digest
 
 __all__ = ["ChartVerifier", "chart_verifier", "verification_failed"]
@@ -57,7 +57,7 @@ class ChartVerifier:
             why = await verify_digest(digest, self.keys, manifest, blob, lambda err: isinstance(err, NotFoundError))
         except (FetchError, ValueError) as err:
             raise b.BuildError(b.CHART_VERIFICATION, f"failed to verify {where}: {err}") from err
-        if why == "no signatures found":
+        if why == UNSIGNED:
             raise b.BuildError(b.CHART_VERIFICATION, f"failed to verify {where}: no matching signatures")
         if why is not None:
             raise b.BuildError(b.CHART_VERIFICATION, f"failed to verify {where}: no matching signatures: {why}")

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-__all__ = ["MAX_KEYS", "MAX_PAYLOAD_SIZE", "MAX_SIGNATURES", "PAYLOAD_MEDIA_TYPE", "SIGNATURE_ANNOTATION",
+__all__ = ["MAX_KEYS", "MAX_PAYLOAD_SIZE", "MAX_SIGNATURES", "PAYLOAD_MEDIA_TYPE", "SIGNATURE_ANNOTATION", "UNSIGNED",
            "InvalidKeys", "PublicKey", "SignedPayload", "check_signatures", "load_public_keys", "payload_digest",
            "signature_tag"]
 
@@ -37,6 +37,8 @@ MAX_SIGNATURES = 32
 MAX_PAYLOAD_SIZE = 64 * 1024
 MAX_SIGNATURE_SIZE = 4096
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+#: What `check_signatures` answers for a digest without any signature (Flux says "no matching signatures").
+UNSIGNED = "no signatures found"
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
@@ -114,7 +116,7 @@ def check_signatures(signed: Sequence[SignedPayload], keys: Sequence[tuple[str, 
                      digest: str) -> str | None:
     """None when a payload naming `digest` is signed by one of `keys`; otherwise why not (for the message)."""
     if not signed:
-        return "no signatures found"
+        return UNSIGNED
     signed_other = False
     for item in signed[:MAX_SIGNATURES]:
         if len(item.signature) > MAX_SIGNATURE_SIZE or len(item.payload) > MAX_PAYLOAD_SIZE:
