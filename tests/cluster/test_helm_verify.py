@@ -1,10 +1,11 @@
 """HelmChart `spec.verify` on the real control plane: charts in Debian's docker-registry signed by the real cosign.
 
-Three versions of one chart are pushed with the real `helm push`: 0.1.0 signed with key A, 0.2.0 signed with
-key B, 0.3.0 not signed. The signatures are made by the `cosign` CLI built from the pinned
+Four versions of one chart are pushed with the real `helm push`: 0.1.0 signed with key A, 0.2.0 signed with
+key B, 0.3.0 not signed, 0.4.0 carrying a copy of 0.1.0's signature image (a valid signature by A, of
+another digest). The signatures are made by the `cosign` CLI built from the pinned
 `github.com/sigstore/cosign/v2` module (`cosign sign --key … --tlog-upload=false`, the key pair from
 `cosign generate-key-pair` under COSIGN_PASSWORD), so the verifier is checked against cosign's own format.
-Trusting A, 0.1.0 is stored and `SourceVerified`; 0.2.0 and 0.3.0 are refused with Flux's reasons and
+Trusting A, 0.1.0 is stored and `SourceVerified`; 0.2.0, 0.3.0 and 0.4.0 are refused with Flux's reasons and
 messages, a warning event, and no artifact. Trusting A and B, 0.2.0 verifies too.
 """
 
@@ -41,11 +42,27 @@ def cosign(binary: Path, work: Path, *args: str) -> str:
     return done.stdout
 
 
-def manifest_digest(registry: OCIRegistry, repository: str, tag: str) -> str:
+def manifest(registry: OCIRegistry, repository: str, tag: str) -> bytes:
     request = urllib.request.Request(f"http://{registry.host}/v2/{repository}/manifests/{tag}",
                                      headers={"Accept": OCI_MANIFEST})
     with urllib.request.urlopen(request, timeout=10) as response:
-        return "sha256:" + hashlib.sha256(response.read()).hexdigest()
+        body: bytes = response.read()
+        return body
+
+
+def manifest_digest(registry: OCIRegistry, repository: str, tag: str) -> str:
+    return "sha256:" + hashlib.sha256(manifest(registry, repository, tag)).hexdigest()
+
+
+def replay_signature(registry: OCIRegistry, repository: str, signed: str, target: str) -> None:
+    """Store the signature image of tag `signed` as the signature of tag `target` (an attacker with push
+    rights copying a valid signature onto another chart)."""
+    body = manifest(registry, repository, manifest_digest(registry, repository, signed).replace(":", "-") + ".sig")
+    tag = manifest_digest(registry, repository, target).replace(":", "-") + ".sig"
+    request = urllib.request.Request(f"http://{registry.host}/v2/{repository}/manifests/{tag}", data=body,
+                                     method="PUT", headers={"Content-Type": OCI_MANIFEST})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 201
 
 
 @dataclass(frozen=True)
@@ -56,14 +73,15 @@ class SignedCharts:
 
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory: pytest.TempPathFactory, helm_tools: HelmTools) -> Iterator[SignedCharts]:
-    """greeter 0.1.0 signed by key A, 0.2.0 by key B, 0.3.0 unsigned; the keys' public halves beside it."""
+    """greeter 0.1.0 signed by key A, 0.2.0 by key B, 0.3.0 unsigned, 0.4.0 with 0.1.0's signature copied onto
+    it; the keys' public halves beside it."""
     binary = ensure_cosign(lambda message: None)
     work = tmp_path_factory.mktemp("signing")
     registry = OCIRegistry(tmp_path_factory.mktemp("registry")).start()
     try:
         for key in ("a", "b"):
             cosign(binary, work, "generate-key-pair", "--output-key-prefix", key)
-        for version, key in (("0.1.0", "a"), ("0.2.0", "b"), ("0.3.0", None)):
+        for version, key in (("0.1.0", "a"), ("0.2.0", "b"), ("0.3.0", None), ("0.4.0", None)):
             archive = package(helm_tools, work / "home", write_chart(work / f"src-{version}", version), work / "out")
             registry.push(helm_tools, work / "home", archive)
             if key is not None:
@@ -71,6 +89,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory, helm_tools: HelmTools) -> I
                 cosign(binary, work, "sign", "--key", f"{key}.key", "--tlog-upload=false", "--yes",
                        "--allow-insecure-registry", "--allow-http-registry",
                        f"{registry.host}/charts/greeter@{digest}")
+        replay_signature(registry, "charts/greeter", "0.1.0", "0.4.0")
         yield SignedCharts(registry, {key: (work / f"{key}.pub").read_bytes() for key in ("a", "b")})
     finally:
         registry.stop()
@@ -91,7 +110,8 @@ async def test_only_charts_signed_by_a_trusted_key_are_stored(
     await keys_secret(kube, namespace, "trust-a", {"a": keys["a"]})
     await keys_secret(kube, namespace, "trust-ab", keys)
     verify_a = {"provider": "cosign", "secretRef": {"name": "trust-a"}}
-    for name, version in (("signed", "0.1.0"), ("other-key", "0.2.0"), ("unsigned", "0.3.0")):
+    for name, version in (("signed", "0.1.0"), ("other-key", "0.2.0"), ("unsigned", "0.3.0"),
+                          ("replayed", "0.4.0")):
         await helm_chart(kube, namespace, name, "greeter", ("HelmRepository", "charts"), version=version,
                          verify=verify_a)
     await helm_chart(kube, namespace, "either-key", "greeter", ("HelmRepository", "charts"), version="0.2.0",
@@ -109,7 +129,8 @@ async def test_only_charts_signed_by_a_trusted_key_are_stored(
         assert "sha256:" + hashlib.sha256(await download(artifact["url"])).hexdigest() == artifact["digest"]
 
     for name, version, why in (("other-key", "0.2.0", ": no signature verifies with the trusted public keys"),
-                               ("unsigned", "0.3.0", "")):
+                               ("unsigned", "0.3.0", ""),
+                               ("replayed", "0.4.0", ": a trusted signature names another manifest digest")):
         refused = await until(kube, SRC, "HelmChart", name, namespace, not_ready("ChartVerificationError"),
                               "refused", timeout=120)
         message = (f"chart verification error: failed to verify oci://{host}/charts/greeter:{version}: "
