@@ -1,16 +1,19 @@
 """cosign's key-based check (`headwater.source.verify.cosign`): keys, payloads, signatures, as data.
 
 Signatures are made here with `cryptography` in cosign's format (SHA-256, DER ECDSA, PKCS#1 v1.5 RSA,
-raw Ed25519, base64 in the layer annotation) so every case states its inputs; the cluster test
-(`tests/cluster/test_helm_verify.py`) checks the same code against signatures made by the real `cosign`.
+raw Ed25519, base64 in the layer annotation) so every case states its inputs; one signature made by the
+real `cosign` is kept in `tests/data/cosign-signature.json`, and the cluster test
+(`tests/cluster/test_helm_verify.py`) signs with the real `cosign` at test time.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -227,3 +230,36 @@ async def test_fetch_signatures_of_an_unsigned_digest() -> None:
         raise AssertionError("no blob of an unsigned digest is read")
 
     assert await fetch_signatures("sha256-x.sig", manifest, blob, lambda err: isinstance(err, Missing)) == []
+
+
+# A signature made by the real cosign v2.6.5 (`cosign sign --key … --tlog-upload=false` of a chart pushed by
+# `helm push` to docker-registry): its public key, the chart's manifest digest, the signature image's
+# manifest and the payload blob, as the registry served them.
+VECTOR = json.loads((Path(__file__).resolve().parents[2] / "data" / "cosign-signature.json").read_text())
+
+
+async def _vector_signatures() -> list[SignedPayload]:
+    payload_bytes = base64.b64decode(VECTOR["payload_base64"])
+
+    async def manifest(tag: str) -> bytes:
+        assert tag == signature_tag(VECTOR["manifest_digest"])
+        return json.dumps(VECTOR["signature_manifest"]).encode()
+
+    async def blob(digest: str, max_size: int) -> bytes:
+        assert digest == "sha256:" + hashlib.sha256(payload_bytes).hexdigest()
+        return payload_bytes
+
+    return await fetch_signatures(signature_tag(VECTOR["manifest_digest"]), manifest, blob, lambda err: False)
+
+
+@pytest.mark.parametrize(("digest", "trusted", "expected"), [
+    ("signed", "cosign's key", None),
+    (OTHER, "cosign's key", "a trusted signature names another manifest digest"),
+    ("signed", "another key", "no signature verifies with the trusted public keys"),
+], ids=["cosign's signature verifies", "of another digest", "by another key"])
+async def test_a_signature_made_by_cosign(digest: str, trusted: str, expected: str | None) -> None:
+    public = VECTOR["public_key"].encode() if trusted == "cosign's key" else pem(key("ecdsa-p256"))
+    keys = load_public_keys({"cosign.pub": public}, "ns/keys")
+    signed = await _vector_signatures()
+    assert len(signed) == 1
+    assert check_signatures(signed, keys, VECTOR["manifest_digest"] if digest == "signed" else digest) == expected
