@@ -24,7 +24,17 @@ import pytest
 from headwater.devcluster.cosigntool import ensure_cosign
 from headwater.devcluster.helmtools import HelmTools
 from headwater.runtime.kube import KubeClient
-from tests.cluster.helm_objects import SRC, condition, download, helm_chart, helm_repository, not_ready, ready, until
+from tests.cluster.helm_objects import (
+    HR,
+    SRC,
+    condition,
+    download,
+    helm_chart,
+    helm_repository,
+    not_ready,
+    ready,
+    until,
+)
 from tests.cluster.helm_repos import OCIRegistry, package
 from tests.helm_charts import write_chart
 
@@ -161,3 +171,29 @@ async def test_removing_verify_drops_the_condition(
     assert condition(chart, "SourceVerified") == {}
     assert condition(chart, "BuildFailed") == {}
     assert chart["status"]["artifact"]["revision"] == "0.3.0"
+
+
+@pytest.mark.usefixtures("source_controller", "helm_controller")
+async def test_a_helm_release_installs_only_a_verified_chart(
+        kube: KubeClient, namespace: str, signed: SignedCharts) -> None:
+    """`chart.spec.verify` of a HelmRelease reaches its HelmChart: the signed version is installed; the
+    chart with a copied signature never gets an artifact, so the release waits for one."""
+    await helm_repository(kube, namespace, "charts", f"oci://{signed.registry.host}/charts", type="oci",
+                          insecure=True)
+    await keys_secret(kube, namespace, "trust-a", {"a": signed.keys["a"]})
+    for name, version in (("good", "0.1.0"), ("bad", "0.4.0")):
+        await kube.create({"apiVersion": HR, "kind": "HelmRelease", "metadata": {"name": name, "namespace": namespace},
+                           "spec": {"interval": "10m", "chart": {"spec": {
+                               "chart": "greeter", "version": version,
+                               "sourceRef": {"kind": "HelmRepository", "name": "charts"},
+                               "verify": {"provider": "cosign", "secretRef": {"name": "trust-a"}}}}}})
+    release = await until(kube, HR, "HelmRelease", "good", namespace, ready, "installed", timeout=180)
+    assert condition(release, "Ready")["reason"] == "InstallSucceeded"
+    chart = await kube.get(SRC, "HelmChart", f"{namespace}-good", namespace)
+    assert condition(chart, "SourceVerified")["message"] == "verified signature of version 0.1.0"
+    refused = await until(kube, SRC, "HelmChart", f"{namespace}-bad", namespace,
+                          not_ready("ChartVerificationError"), "refused", timeout=120)
+    assert "artifact" not in refused["status"]
+    waiting = await kube.get(HR, "HelmRelease", "bad", namespace)
+    assert condition(waiting, "Ready").get("status") != "True"
+    assert ((waiting.get("status") or {}).get("history") or []) == []
