@@ -42,13 +42,14 @@ def dev() -> None:
 
 @dev.command("build")
 def build_cmd() -> None:
-    """Build (once) and cache the control-plane binaries, the Helm engine and the helm CLI from their Go
-    modules."""
-    from headwater.devcluster import build, helmtools
+    """Build (once) and cache the control-plane binaries, the Helm engine, the helm CLI and the cosign CLI
+    (the signature tests sign with it) from their Go modules."""
+    from headwater.devcluster import build, cosigntool, helmtools
 
     with _friendly_errors():
         bins = build.ensure_built(_progress)
         helmtools.ensure_helm_tools(_progress)
+        cosigntool.ensure_cosign(_progress)
         click.echo(f"binaries ready: {bins.kube_apiserver.parent.parent}")
 
 

@@ -124,15 +124,22 @@ def go_env(go: Path) -> dict[str, str]:
 
 def build_component(go: Path, component: Component, report: Reporter = print) -> None:
     """Build one component into its cache directory (replacing what is there)."""
+    builders = {"kubernetes": _build_kubernetes, "etcd": _build_etcd, "kwok": _build_kwok}
+    build_into_cache(go, component, lambda out: builders[component.name](go, component, out, report), report)
+
+
+def build_into_cache(go: Path, component: Component, builder: Callable[[Path], None], report: Reporter) -> None:
+    """Run `builder` into a staging directory, stamp it and move it to the component's cache directory.
+
+    A failed or interrupted build leaves nothing behind, so `is_built` never sees half a product."""
     target = bin_dir(component)
     staging = target.with_name(target.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     started = time.monotonic()
     report(f"building {component.cache_key} (first time only; this takes minutes on a small machine)")
-    builders = {"kubernetes": _build_kubernetes, "etcd": _build_etcd, "kwok": _build_kwok}
     try:
-        builders[component.name](go, component, staging, report)
+        builder(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

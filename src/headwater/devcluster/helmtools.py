@@ -10,12 +10,7 @@ source changes (the engine's cache key includes a digest of its Go files).
 from __future__ import annotations
 
 import hashlib
-import json
-import shutil
-import subprocess
-import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from headwater.devcluster import build
@@ -63,13 +58,7 @@ def ensure_helm_tools(report: build.Reporter = print) -> HelmTools:
 
 
 def _build(go: Path, component: Component, report: build.Reporter) -> None:
-    target = build.bin_dir(component)
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    started = time.monotonic()
-    report(f"building {component.cache_key} (first time only; a few minutes on a small machine)")
-    try:
+    def into(staging: Path) -> None:
         if component.name == "helm":
             version_flag = f"-X helm.sh/helm/v4/internal/version.version={HELM}"
             argv = [str(go), "install", "-v", "-trimpath", "-ldflags", f"-s -w {version_flag}",
@@ -79,17 +68,8 @@ def _build(go: Path, component: Component, report: build.Reporter) -> None:
             output = str(staging / "hw-helm-engine")
             argv = [str(go), "build", "-v", "-trimpath", "-ldflags", "-s -w", "-o", output, "."]
             build._run(go, "go build the helm engine", argv, ENGINE_SOURCE, report)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    elapsed = time.monotonic() - started
-    go_version = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True).stdout.strip()
-    info = {"component": component.name, "version": component.version, "seconds": round(elapsed, 1),
-            "built_at": datetime.now(UTC).isoformat(timespec="seconds"), "go": go_version}
-    (staging / build.STAMP).write_text(json.dumps(info, indent=2) + "\n")
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    report(f"built {component.cache_key} in {elapsed:.0f}s -> {target}")
+
+    build.build_into_cache(go, component, into, report)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ KWOK = "v0.8.0"
 # Flux 2.9's helm-controller runs the Helm v4.2 SDK; the engine and the `helm` CLI the tests check with
 # are built from this one module version (also in helm/engine-go/go.mod).
 HELM = "v4.2.4"
+# The `cosign` CLI the signature tests sign charts with (Flux's source-controller verifies with cosign v2).
+COSIGN = "v2.6.5"
 
 
 @dataclass(frozen=True)
@@ -47,3 +49,6 @@ def helm_components(engine_source_digest: str) -> tuple[Component, ...]:
     of the Go files rebuilds it."""
     return (Component("helm", HELM, ("helm",)),
             Component("helm-engine", f"{HELM}-{engine_source_digest[:12]}", ("hw-helm-engine",)))
+
+
+COSIGN_COMPONENT = Component("cosign", COSIGN, ("cosign",))

@@ -77,3 +77,70 @@ async def test_a_chart_without_a_usable_source_fails_and_is_retried(
     assert outcome.condition("Reconciling") == ("True", "ProgressingWithRetry")
     assert outcome.message() == message
     assert outcome.requeue.kind == "backoff"
+
+
+def verified_chart(repository: str, verify: dict[str, Any]) -> dict[str, Any]:
+    obj = chart("HelmRepository", repository)
+    obj["spec"]["verify"] = verify
+    return obj
+
+
+HTTP_INDEX = f"helmrepository/{NAMESPACE}/http/index.yaml"
+
+
+def http_repository() -> dict[str, Any]:
+    return {"apiVersion": SOURCE_API, "kind": "HelmRepository", "metadata": {"name": "http", "namespace": NAMESPACE},
+            "spec": {"url": "https://charts.example", "interval": "10m"},
+            "status": {"artifact": {"path": HTTP_INDEX, "revision": "sha256:" + "0" * 64,
+                                    "digest": "sha256:" + "0" * 64, "lastUpdateTime": "2026-01-01T00:00:00Z",
+                                    "url": "http://x/index.yaml"}}}
+
+
+def secret(name: str, data: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NAMESPACE},
+            "stringData": data}
+
+
+# (case, repository, spec.verify, Secret, the message after "failed to verify the signature using provider ")
+VERIFY_REFUSALS: list[tuple[str, str, dict[str, Any], dict[str, Any] | None, str]] = [
+    ("notation", "oci", {"provider": "notation", "secretRef": {"name": "keys"}}, None,
+     "'notation': the 'notation' provider is not supported by headwater; only 'cosign' with public keys in "
+     "spec.verify.secretRef is"),
+    ("cosign keyless", "oci", {"provider": "cosign", "matchOIDCIdentity": [{"issuer": ".*", "subject": ".*"}]},
+     None, "'cosign keyless': keyless verification (no secretRef, matchOIDCIdentity) is not supported by "
+           "headwater; give public keys in spec.verify.secretRef"),
+    ("missing Secret", "oci", {"provider": "cosign", "secretRef": {"name": "keys"}}, None,
+     "'cosign': secrets \"keys\" not found"),
+    ("Secret without .pub keys", "oci", {"provider": "cosign", "secretRef": {"name": "keys"}},
+     secret("keys", {"cosign.key": "private"}), f"'cosign': no public keys found in secret '{NAMESPACE}/keys'"),
+    ("Secret with a broken key", "oci", {"provider": "cosign", "secretRef": {"name": "keys"}},
+     secret("keys", {"a.pub": "not a key"}), f"'cosign': secret '{NAMESPACE}/keys' entry 'a.pub' is not a PEM "
+                                              "public key"),
+    ("HTTP repository", "http", {"provider": "cosign", "secretRef": {"name": "keys"}}, None,
+     "'cosign': signature verification is only supported for charts from an OCI HelmRepository (type: oci)"),
+]
+
+
+@pytest.mark.parametrize(("repository", "verify", "keys", "message"), [c[1:] for c in VERIFY_REFUSALS],
+                         ids=[c[0] for c in VERIFY_REFUSALS])
+async def test_a_verification_that_cannot_be_set_up_is_refused_before_any_pull(
+        fake: FakeKube, tmp_path: Path, repository: str, verify: dict[str, Any], keys: dict[str, Any] | None,
+        message: str) -> None:
+    """Nothing is fetched (the registry `registry.example` does not exist): the refusal comes first."""
+    fake.server.put(oci_repository() if repository == "oci" else http_repository())
+    index = tmp_path / "storage" / HTTP_INDEX
+    index.parent.mkdir(parents=True)
+    index.write_text("apiVersion: v1\nentries: {}\n")
+    if keys is not None:
+        fake.server.put(keys)
+    fake.server.put(verified_chart(repository, verify))
+    async with rig_for("source", fake, storage=tmp_path / "storage", kind="HelmChart") as rig:
+        outcome = await rig.reconcile("web")
+    expected = f"failed to verify the signature using provider {message}"
+    assert outcome.condition("Ready") == ("False", "VerificationError")
+    assert outcome.condition("SourceVerified") == ("False", "VerificationError")
+    assert outcome.message("SourceVerified") == outcome.message() == expected
+    assert outcome.condition("FetchFailed") is None
+    assert ("Warning", "VerificationError", expected) in outcome.events
+    assert "artifact" not in outcome.status
+    assert outcome.requeue.kind == "backoff"

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field, replace
 from headwater.runtime import conditions as cond
 from headwater.source import semver
 
-__all__ = ["CHART_PACKAGE", "CHART_PULL", "CHART_REFERENCE", "DEPENDENCY_BUILD", "METADATA_PATCH", "VALUES_FILES",
+__all__ = ["CHART_PACKAGE", "CHART_PULL", "CHART_REFERENCE", "CHART_VERIFICATION", "DEPENDENCY_BUILD",
+           "METADATA_PATCH", "VALUES_FILES",
            "Build", "BuildError", "BuildReason", "check_chart_name", "with_build_metadata"]
 
 BUILD_FAILED_CONDITION = "BuildFailed"
@@ -35,6 +36,7 @@ METADATA_PATCH = BuildReason("MetadataPatchError", "chart metadata patch error",
 VALUES_FILES = BuildReason("ValuesFilesError", "values files merge error", BUILD_FAILED_CONDITION, True)
 DEPENDENCY_BUILD = BuildReason("DependencyBuildError", "dependency build error", BUILD_FAILED_CONDITION, False)
 CHART_PACKAGE = BuildReason("ChartPackageError", "chart package error", BUILD_FAILED_CONDITION, False)
+CHART_VERIFICATION = BuildReason("ChartVerificationError", "chart verification error", BUILD_FAILED_CONDITION, False)
 
 
 class BuildError(Exception):
@@ -53,6 +55,7 @@ class Build:
     data: bytes | None = None
     packaged: bool = False
     values_files: list[str] = field(default_factory=list)
+    verified: bool = False  # its signature was verified (spec.verify)
 
     def summary(self) -> str:
         action = "packaged" if self.packaged else "pulled"

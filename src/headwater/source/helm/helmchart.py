@@ -16,6 +16,10 @@ Revision` its version gets `+<first 12 hex of the commit>`. `spec.valuesFiles` a
 a package of a pulled chart too. Nothing is downloaded or built when the stored artifact already is the
 chart this spec and source select (same name and version, same generation).
 
+With `spec.verify` (OCI charts only, cosign public keys: `verification`), the chart's manifest digest is
+checked for a trusted signature before anything is pulled or the cache consulted, the chart is pulled by
+that digest, and `SourceVerified` says the outcome with Flux's reasons and messages.
+
 Every chart is read completely and within bounds before it is stored (`archive.read_archive`,
 `directory.read_directory`); a refusal names the object, the file and, where it applies, the field. The
 artifact is `<name>-<version>.tgz`, its revision the chart version, `latest.tar.gz` the `status.url`; the
@@ -26,6 +30,7 @@ status records `observedChartName`, `observedSourceArtifactRevision` and (with
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import tempfile
 from collections import OrderedDict
 from pathlib import Path
@@ -63,6 +68,7 @@ from headwater.source.helm.values import (
     reader_in_chart,
     reader_in_directory,
 )
+from headwater.source.helm.verification import chart_verifier
 from headwater.source.stored import remove_stored, store_file, stored_intact
 
 API_VERSION = "source.toolkit.fluxcd.io/v1"
@@ -108,6 +114,8 @@ class HelmChartReconciler(Reconciler):
             cached = (str(ctx.status.get("observedChartName") or ""), current.revision)
         force = ctx.generation != int(ctx.status.get("observedGeneration") or 0)
         label = f"{KIND} {namespace}/{chart.name}"
+        if spec.verify is None:
+            cond.delete(ctx.conditions, cond.SOURCE_VERIFIED_CONDITION)
         try:
             if spec.source_ref.kind == "HelmRepository":
                 built = await self._from_repository(ctx, spec, HelmRepository(source), None if force else cached,
@@ -121,9 +129,15 @@ class HelmChartReconciler(Reconciler):
                 else cond.FETCH_FAILED_CONDITION
             cond.delete(ctx.conditions, other)
             cond.mark_true(ctx.conditions, err.reason.condition, err.reason.reason, str(err), generation=ctx.generation)
+            if err.reason is b.CHART_VERIFICATION:
+                cond.mark_false(ctx.conditions, cond.SOURCE_VERIFIED_CONDITION, cond.VERIFICATION_ERROR_REASON,
+                                str(err), generation=ctx.generation)
             raise (TerminalError if err.reason.persistent else ReconcileError)(err.reason.reason, str(err)) from err
 
         summary = built.summary()
+        if built.verified:
+            cond.mark_true(ctx.conditions, cond.SOURCE_VERIFIED_CONDITION, cond.SUCCEEDED_REASON,
+                           f"verified signature of version {built.version}", generation=ctx.generation)
         if built.data is not None:
             if current is not None:
                 cond.mark_true(ctx.conditions, cond.ARTIFACT_OUTDATED_CONDITION, "NewChart", summary,
@@ -177,6 +191,12 @@ class HelmChartReconciler(Reconciler):
                                cached: tuple[str, str] | None, label: str) -> b.Build:
         b.check_chart_name(spec.chart)
         try:
+            verifier = await chart_verifier(self.kube, spec.verify, repo.namespace, oci=repo.spec.is_oci)
+        except ReconcileError as err:
+            cond.mark_false(ctx.conditions, cond.SOURCE_VERIFIED_CONDITION, err.reason, err.message,
+                            generation=ctx.generation)
+            raise
+        try:
             credentials = await repository_credentials(self.kube, repo)
         except ReconcileError as err:
             raise self._fetch_failed(ctx, err.reason, err.message) from err
@@ -196,12 +216,14 @@ class HelmChartReconciler(Reconciler):
                 raise b.BuildError(b.CHART_PULL, f"chart '{name}' has no downloadable URLs")
             where = resolve_reference(base, str(entry["urls"][0]))
         artifact_version = b.with_build_metadata(version, metadata)
+        digest = None if verifier is None else await verifier.verify(registry, spec.chart, version)
+        verified = digest is not None
         if cached == (name, artifact_version):
-            return b.Build(name, artifact_version, None, bool(values_files), values_files)
+            return b.Build(name, artifact_version, None, bool(values_files), values_files, verified)
         self.downloads += 1
         try:
             if repo.spec.is_oci:
-                data = await registry.pull(spec.chart, version)
+                data, _ = await registry.pull_with_digest(spec.chart, version, digest=digest)
             else:
                 data = await download(where, credentials, repository_url=base, timeout=timeout,
                                       max_size=self.limits.max_chart_size, what=f"chart '{name}'")
@@ -212,9 +234,10 @@ class HelmChartReconciler(Reconciler):
         except ChartError as err:
             raise b.BuildError(b.CHART_PULL, str(err)) from err
         if not values_files and not metadata:
-            return b.Build(name, artifact_version, data)
-        return await asyncio.to_thread(self._package, pulled, artifact_version, values_files, spec, label, name,
-                                       reader=None)
+            return b.Build(name, artifact_version, data, verified=verified)
+        built = await asyncio.to_thread(self._package, pulled, artifact_version, values_files, spec, label, name,
+                                        reader=None)
+        return dataclasses.replace(built, verified=verified)
 
     @staticmethod
     async def _oci_version(registry: Registry, chart: str, wanted: str) -> str:

@@ -5,7 +5,9 @@
 is used as the tag without listing tags (Flux's shortcut); otherwise the tag list is read (paged, at most
 `max_tag_pages` pages) and the highest tag the range allows is taken. The chart is the manifest's layer
 of media type `application/vnd.cncf.helm.chart.content.v1.tar+gzip`; its size is checked against the
-chart bound before it is fetched and its digest after.
+chart bound before it is fetched and its digest after. `manifest` and `blob` are the two reads underneath,
+public for signature verification (`headwater.source.helm.verification`), which needs the manifest's digest
+as received and the signature image next to it; `pull_with_digest` pulls exactly a verified manifest.
 
 Authentication answers the registry's challenge: `Basic` with the repository Secret's credentials, or
 `Bearer` with a token fetched from the challenge's realm (sending the credentials there, when there are
@@ -30,8 +32,8 @@ from headwater.source import semver
 from headwater.source.helm.getter import Credentials, FetchError
 from headwater.source.helm.limits import DEFAULT_LIMITS, HelmLimits
 
-__all__ = ["CHART_LAYER", "Registry", "TagNotFound", "chart_version", "docker_config_credentials", "registry_host",
-           "resolve_tag"]
+__all__ = ["CHART_LAYER", "NotFoundError", "Registry", "TagNotFound", "chart_version", "docker_config_credentials",
+           "registry_host", "resolve_tag"]
 
 CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
@@ -78,6 +80,10 @@ def resolve_tag(tags: list[str], wanted: str) -> str:
     if not matched:
         raise LookupError(f"could not locate a version matching provided version string {wanted}")
     return max(matched, key=lambda item: item[0])[1]
+
+
+class NotFoundError(FetchError):
+    """The registry answered 404: no such manifest, tag or blob."""
 
 
 class TagNotFound(LookupError):
@@ -138,6 +144,8 @@ class Registry:
                 if response.status == 401 and attempt == 0:
                     self._token = await self._authorize(session, response.headers.get("WWW-Authenticate", ""))
                     continue
+                if response.status == 404:
+                    raise NotFoundError(f"{what}: 404 {response.reason} from {self.base}")
                 if response.status != 200:
                     raise FetchError(f"{what}: {response.status} {response.reason} from {self.base}")
                 if (response.content_length or 0) > max_size:
@@ -204,29 +212,51 @@ class Registry:
                 url = urljoin(self.base, link.group(1))
         raise FetchError(f"tag list of {self.repository(chart)} has more than {self.limits.max_tag_pages} pages")
 
+    async def manifest(self, chart: str, reference: str, *, label: str) -> tuple[bytes, str]:
+        """The manifest `reference` (a tag or a digest) of the chart's repository, and its sha256 digest.
+
+        The digest is computed from the bytes received, never taken from a header: it is what a signature
+        must name. A digest reference is checked against the body."""
+        async with self._session() as session:
+            body, _ = await self._get(session, self._url(chart, "manifests", reference), accept=MANIFEST_TYPES,
+                                      max_size=self.limits.max_manifest_size, what=f"manifest of {label}")
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        if reference.startswith("sha256:") and reference != digest:
+            raise FetchError(f"manifest of {label} does not match its digest {reference}")
+        return body, digest
+
+    async def blob(self, chart: str, digest: str, *, max_size: int, what: str) -> bytes:
+        """The blob `digest` (sha256 only) of the chart's repository, size-bounded and digest-checked."""
+        algorithm, _, expected = digest.partition(":")
+        if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", expected):
+            raise FetchError(f"{what} has an unsupported digest {digest!r}")
+        async with self._session() as session:
+            data, _ = await self._get(session, self._url(chart, "blobs", digest), max_size=max_size, what=what)
+        if hashlib.sha256(data).hexdigest() != expected:
+            raise FetchError(f"{what} does not match its digest {digest}")
+        return data
+
+    def _url(self, chart: str, kind: str, reference: str) -> str:
+        return f"{self.base}/v2/{quote(self.repository(chart))}/{kind}/{quote(reference)}"
+
     async def pull(self, chart: str, version: str) -> bytes:
         """The chart archive tagged `version` (`+` sent as `_`), digest-checked."""
-        repository = quote(self.repository(chart))
-        tag = version.replace("+", "_")
-        label = self.reference(chart, version)
-        async with self._session() as session:
-            body, _ = await self._get(session, f"{self.base}/v2/{repository}/manifests/{quote(tag)}",
-                                      accept=MANIFEST_TYPES, max_size=self.limits.max_manifest_size,
-                                      what=f"manifest of {label}")
-            layer = _chart_layer(body, label)
-            size = layer.get("size")
-            if not isinstance(size, int) or size < 0 or size > self.limits.max_chart_size:
-                raise FetchError(f"chart layer of {label} is {size} bytes, larger than the maximum chart size of "
-                                 f"{self.limits.max_chart_size} bytes")
-            digest = str(layer.get("digest") or "")
-            algorithm, _, expected = digest.partition(":")
-            if algorithm != "sha256" or not re.fullmatch(r"[0-9a-f]{64}", expected):
-                raise FetchError(f"chart layer of {label} has an unsupported digest {digest!r}")
-            data, _ = await self._get(session, f"{self.base}/v2/{repository}/blobs/{digest}",
-                                      max_size=self.limits.max_chart_size, what=f"chart layer of {label}")
-        if hashlib.sha256(data).hexdigest() != expected:
-            raise FetchError(f"chart layer of {label} does not match its digest {digest}")
+        data, _ = await self.pull_with_digest(chart, version)
         return data
+
+    async def pull_with_digest(self, chart: str, version: str, *, digest: str | None = None) -> tuple[bytes, str]:
+        """The chart archive and its manifest's digest; with `digest`, that manifest (a verified one) and no
+        other, so the tag cannot move between verification and pull."""
+        label = self.reference(chart, version)
+        body, manifest_digest = await self.manifest(chart, digest or version.replace("+", "_"), label=label)
+        layer = _chart_layer(body, label)
+        size = layer.get("size")
+        if not isinstance(size, int) or size < 0 or size > self.limits.max_chart_size:
+            raise FetchError(f"chart layer of {label} is {size} bytes, larger than the maximum chart size of "
+                             f"{self.limits.max_chart_size} bytes")
+        data = await self.blob(chart, str(layer.get("digest") or ""), max_size=self.limits.max_chart_size,
+                               what=f"chart layer of {label}")
+        return data, manifest_digest
 
 
 def _chart_layer(body: bytes, label: str) -> dict[str, Any]:
