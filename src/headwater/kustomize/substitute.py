@@ -355,8 +355,14 @@ def _go_atoi(text: str) -> int | None:
     return value if _INT64_MIN <= value <= _INT64_MAX else None
 
 
+def _utf8(value: str) -> bytes:
+    """The bytes Go's string holds: a lone surrogate (JSON's `"\\ud800"` decodes to one in Python) takes
+    three bytes, as the U+FFFD Go's decoder puts there does, instead of failing the encode."""
+    return value.encode("utf-8", "surrogatepass")
+
+
 def _substr(value: str, args: list[str]) -> str:
-    raw = value.encode()
+    raw = _utf8(value)
     pos = _go_atoi(args[0])
     if pos is None:
         return value
@@ -544,7 +550,7 @@ def _apply(op: str, value: str, args: list[str]) -> str:
     if op == "^^":
         return "".join(_upper_char(c) for c in value)
     if op == "#":
-        return str(len(value.encode())) if not args else _trim(value, args, longest=False, suffix=False)
+        return str(len(_utf8(value))) if not args else _trim(value, args, longest=False, suffix=False)
     if op == "##":
         return _trim(value, args, longest=True, suffix=False)
     if op == "%":
