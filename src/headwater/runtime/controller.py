@@ -246,19 +246,23 @@ class Controller:
         self._remember_written(key, cached, ctx.obj)
         if _stale(error):
             self.status_writer.stored(ctx.obj, before)
+            self.status_writer.end(ctx.obj)
             self._again_when_current(key, ctx)
             return
         error = self._effective_error(ctx, error, ready_before)
         outcome = self._record_outcome(ctx, error, ready_before)
         if requested_at is not None:
             ctx.status["lastHandledReconcileAt"] = requested_at
-        if ctx.status != self.status_writer.stored(ctx.obj, before):
-            try:
-                await self.write_status(ctx.obj)
-            except StaleStatus:
-                self._again_when_current(key, ctx)
-                return
-            self._remember_written(key, cached, ctx.obj)
+        try:
+            if ctx.status != self.status_writer.stored(ctx.obj, before):
+                try:
+                    await self.write_status(ctx.obj)
+                except StaleStatus:
+                    self._again_when_current(key, ctx)
+                    return
+                self._remember_written(key, cached, ctx.obj)
+        finally:
+            self.status_writer.end(ctx.obj)
         self._schedule(key, ctx, result, error, outcome, seconds)
 
     def _remember_written(self, key: ObjectKey, cached: Obj, obj: Obj) -> None:

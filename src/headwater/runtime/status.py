@@ -108,6 +108,10 @@ class StatusWriter:
                 body = {**body, "metadata": {"resourceVersion": current["metadata"]["resourceVersion"]}}
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def end(self, obj: dict[str, Any]) -> None:
+        """The run is over: forget what it knew of the stored status (no copy kept per idle object)."""
+        self._known.pop(_key(obj), None)
+
     def stored(self, obj: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
         """The object's status as stored now: the last one written during this reconcile (progress, an
         intended inventory), else `before`. Forgets it: the runtime calls this once, at the end of a run,
